@@ -1,0 +1,60 @@
+# Two commands do all set-up on a fresh clone (only python3 >= 3.10 and make needed):
+#   make book   build the book into _build/html
+#   make test   everything CI checks (.ci/run calls it)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+# CI and this Makefile pin a CPU build of torch; the library itself only needs torch>=2.4.
+TORCH_PIN := torch==2.13.0
+JOBS ?= 2
+PAIRED := $(wildcard notebooks/*.md exercises/*.md)
+PAIRED_IPYNB := $(PAIRED:.md=.ipynb)
+
+.PHONY: all setup book test lint unit notebooks pairing html-check clean
+
+all: book
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH_PIN)
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $@
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W --keep-going
+	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
+
+test: $(STAMP)
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory lint unit notebooks pairing book html-check; \
+	echo "make test: all checks passed in $$(( $$(date +%s) - start )) s"
+
+lint: $(STAMP)
+	$(BIN)/ruff check lib tests
+
+# The library's unit tests, the grading pipeline, and each exercise run with reference solutions.
+unit: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) tests --ignore=tests/test_book_html.py
+
+# Every lab and exercise as the reader gets it (the Colab .ipynb), top to bottom on CPU.
+notebooks: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) --nbmake --nbmake-timeout=600 $(PAIRED_IPYNB)
+
+# Each .ipynb must be what jupytext makes from its .md (run `jupytext --sync` to fix).
+pairing: $(STAMP)
+	$(BIN)/jupytext --to ipynb --update $(PAIRED)
+	git diff --exit-code -- $(PAIRED_IPYNB)
+
+# Reads the built HTML: pages, images, internal links and Colab links.
+html-check: $(STAMP)
+	TOKENMATH_REQUIRE_BOOK=1 $(PY) -m pytest tests/test_book_html.py
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis

@@ -1,0 +1,84 @@
+"""Reads the built HTML (_build/html): pages, images, internal links and Colab links.
+
+`make test` builds the book first and sets TOKENMATH_REQUIRE_BOOK=1, so a missing build fails;
+run alone without a build, the tests skip.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+from bs4 import BeautifulSoup
+
+from notebook_files import PAIRED, ROOT, config, toc_files
+
+HTML = ROOT / "_build" / "html"
+
+if not (HTML / "index.html").exists():
+    if os.environ.get("TOKENMATH_REQUIRE_BOOK"):
+        raise RuntimeError("the book is not built: run `make book` first")
+    pytest.skip("the book is not built (run `make book`)", allow_module_level=True)
+
+
+def _page(file: str) -> Path:
+    return HTML / f"{file}.html"
+
+
+def _soup(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+PAGES = toc_files()
+
+
+@pytest.mark.parametrize("file", PAGES)
+def test_every_toc_page_is_built(file):
+    assert _page(file).exists(), f"{file} is in _toc.yml but {_page(file)} was not built"
+
+
+def _local_targets(page: Path, soup: BeautifulSoup):
+    for tag, attr in (("img", "src"), ("a", "href"), ("link", "href"), ("script", "src")):
+        for node in soup.find_all(tag):
+            url = node.get(attr)
+            if not url:
+                continue
+            parsed = urlparse(url)
+            if parsed.scheme or parsed.netloc or url.startswith(("#", "mailto:", "data:")):
+                continue
+            yield tag, url, (page.parent / unquote(parsed.path)).resolve()
+
+
+@pytest.mark.parametrize("file", PAGES)
+def test_images_and_internal_links_resolve(file):
+    page = _page(file)
+    soup = _soup(page)
+    broken = [f"<{tag}> {url}" for tag, url, target in _local_targets(page, soup)
+              if not target.exists()]
+    assert not broken, f"{file}: broken local references: {broken}"
+
+
+@pytest.mark.parametrize("file", PAGES)
+def test_pages_have_no_execution_errors(file):
+    text = _soup(_page(file)).get_text()
+    assert "Traceback (most recent call last)" not in text
+
+
+@pytest.mark.parametrize("md", PAIRED, ids=[p.stem for p in PAIRED])
+def test_colab_link_targets_the_paired_ipynb(md):
+    rel = md.relative_to(ROOT).with_suffix("")
+    repo = config()["repository"]
+    owner_repo = urlparse(repo["url"]).path.strip("/")
+    expected = (f"https://colab.research.google.com/github/{owner_repo}/blob/{repo['branch']}/"
+                f"{rel}.ipynb")
+    links = [a.get("href") for a in _soup(_page(str(rel))).find_all("a")
+             if "colab.research.google.com" in (a.get("href") or "")]
+    assert expected in links, f"{rel}: Colab links {links}, expected {expected}"
+
+
+def test_figures_are_rendered():
+    page = _page("notebooks/00_your_machine")
+    imgs = [img["src"] for img in _soup(page).find_all("img") if "_images/" in img["src"]]
+    assert imgs, "the lab's roofline figure is missing from the built page"

@@ -1,0 +1,93 @@
+"""The warm-up exercise's checks accept the reference and reject plausible wrong answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from grading_helpers import assert_not_implemented, assert_passes, assert_rejected
+from tokenmath.checks import ex00_warmup as ex
+
+GIB = 2**30
+
+
+def test_reference_passes():
+    assert_passes(ex.check_ridge_point)
+    assert_passes(ex.check_time_lower_bound)
+    assert_passes(ex.check_ridge_point, ex.ridge_point)
+
+
+def test_stubs_report_not_implemented():
+    assert_not_implemented(ex.check_ridge_point)
+    assert_not_implemented(ex.check_time_lower_bound)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (lambda peak_flops, bandwidth: bandwidth / peak_flops, "divide the FLOP/s by the bytes/s"),
+        (lambda peak_flops, bandwidth: 2 * peak_flops / bandwidth, "sparsity"),
+        (lambda peak_flops, bandwidth: peak_flops / bandwidth / 2, "factor 2"),
+        (lambda peak_flops, bandwidth: (peak_flops / 1e9) / (bandwidth / GIB), "GiB against GB"),
+    ],
+)
+def test_ridge_point_wrong_answers(wrong, hint):
+    assert_rejected(ex.check_ridge_point, wrong, hint)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (lambda flops, bytes_moved, peak_flops, bandwidth:
+         flops / peak_flops + bytes_moved / bandwidth, "upper bound"),
+        (lambda flops, bytes_moved, peak_flops, bandwidth:
+         min(flops / peak_flops, bytes_moved / bandwidth), "maximum, not the minimum"),
+        (lambda flops, bytes_moved, peak_flops, bandwidth: flops / peak_flops, "memory time"),
+        (lambda flops, bytes_moved, peak_flops, bandwidth:
+         1000 * max(flops / peak_flops, bytes_moved / bandwidth), "milliseconds"),
+    ],
+)
+def test_time_lower_bound_wrong_answers(wrong, hint):
+    assert_rejected(ex.check_time_lower_bound, wrong, hint)
+
+
+def test_published_ridge_case_is_named_in_the_message():
+    result = ex.check_ridge_point(lambda peak_flops, bandwidth: 2 * peak_flops / bandwidth)
+    assert "9.89e+14" in result.message and "295" in result.message
+    assert "published" in result.message
+
+
+def test_exception_in_reader_code_is_a_message_not_a_traceback():
+    def buggy(peak_flops, bandwidth):
+        return peak_flops / undefined_name  # noqa: F821
+
+    result = ex.check_ridge_point(buggy)
+    assert not result.passed
+    assert "NameError" in result.message and "on input ridge_point(" in result.message
+    assert "Traceback" not in result.message
+
+
+def test_non_number_return_is_reported():
+    result = ex.check_ridge_point(lambda peak_flops, bandwidth: "295")
+    assert not result.passed  # a string is not accepted silently
+    result = ex.check_ridge_point(lambda peak_flops, bandwidth: None)
+    assert not result.passed and "return a number" in result.message
+
+
+def test_wrong_answer_on_random_cases_only_is_caught():
+    # Right on both published cases, wrong elsewhere: only the randomized cases catch it.
+    def special_cased(peak_flops, bandwidth):
+        if (peak_flops, bandwidth) == (989e12, 3.35e12):
+            return 295.0
+        if (peak_flops, bandwidth) == (312e12, 1.5e12):
+            return 208.0
+        return peak_flops / bandwidth * 1.1
+
+    assert not ex.check_ridge_point(special_cased).passed
+
+
+def test_score_counts_tasks(capsys):
+    ex.check_ridge_point()
+    ex.check_time_lower_bound(lambda flops, bytes_moved, peak_flops, bandwidth: 0.0)
+    passed, total = ex.score()
+    assert (passed, total) == (1, 2)
+    assert "1/2 tasks passed" in capsys.readouterr().out
