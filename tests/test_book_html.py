@@ -12,7 +12,6 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 from bs4 import BeautifulSoup
-
 from notebook_files import PAIRED, ROOT, config, toc_files
 
 HTML = ROOT / "_build" / "html"

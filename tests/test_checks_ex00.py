@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from grading_helpers import assert_not_implemented, assert_passes, assert_rejected
 from tokenmath.checks import ex00_warmup as ex
 

@@ -6,7 +6,6 @@ import json
 
 import jupytext
 import pytest
-
 from notebook_files import PAIRED, ROOT, config, install_line, toc_files
 
 IDS = [str(p.relative_to(ROOT)) for p in PAIRED]

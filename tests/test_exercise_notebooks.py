@@ -15,7 +15,6 @@ import jupytext
 import nbformat
 import pytest
 from nbclient import NotebookClient
-
 from notebook_files import EXERCISES, ROOT
 
 

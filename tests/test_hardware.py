@@ -1,0 +1,202 @@
+"""Accelerator catalog: published ridge points, dense-vs-sparse hygiene, lookups, validation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from tokenmath import hardware
+from tokenmath.dtypes import DTYPES
+from tokenmath.hardware import Accelerator
+
+EXPECTED = [
+    "T4",
+    "L4",
+    "A10",
+    "A100-40GB",
+    "A100-80GB",
+    "H100-SXM",
+    "H100-PCIe",
+    "H200",
+    "B200",
+    "RTX-4090",
+    "MI300X",
+    "TPU-v5e",
+    "TPU-v5p",
+    "TPU-v6e",
+]
+
+
+def test_catalog_has_every_part_with_a_source():
+    assert hardware.names() == EXPECTED
+    for name in EXPECTED:
+        hw = hardware.get(name)
+        assert hw.name == name
+        assert hw.source.startswith("http"), name
+        assert hw.hbm_bandwidth > 1e11 and hw.hbm_bytes >= 16e9
+        assert set(hw.flops) <= set(DTYPES)
+
+
+def test_ridge_h100_sxm_bf16_is_295():
+    # anchors.md §6 #1, scaling-book roofline.md / gpus.md: 9.89e14 / 3.35e12 ~ 295 FLOP/B (1%).
+    assert hardware.get("H100-SXM").ridge("bf16") == pytest.approx(295, rel=0.01)
+
+
+def test_ridge_a100_kipply_208():
+    # anchors.md §6 #2, kipply "Transformer Inference Arithmetic": 312e12 / 1.5e12 = 208.
+    a100_eff = Accelerator("A100-kipply", {"bf16": 312e12}, hbm_bandwidth=1.5e12, hbm_bytes=40e9)
+    assert a100_eff.ridge() == pytest.approx(208, rel=1e-12)
+
+
+def test_dense_not_sparse_h100():
+    # anchors.md §6 #3, scaling-book roofline.md: the sheet's "1,979 TFLOPS with sparsity" is
+    # 989e12 dense; the ridge is ~295, not ~590.
+    h100 = hardware.get("h100")
+    assert h100.peak_flops("bf16") == pytest.approx(989e12, rel=1e-3)
+    assert h100.ridge() < 300
+    assert h100.peak_flops("fp8") == pytest.approx(2 * h100.peak_flops("bf16"), rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    "name, bf16_dense",
+    [
+        # performance.md §4 pitfall 1: third-party pages list sparse numbers as dense.
+        ("H200", 989e12),
+        ("MI300X", 1307.4e12),
+        ("B200", 2.25e15),  # NVIDIA HGX B200: 4.5 PFLOPS with sparsity -> 2.25 dense
+        # pitfall 3: GeForce FP32-accumulate rate, not the FP16-accumulate 330.
+        ("RTX-4090", 165.2e12),
+        ("A100-80GB", 312e12),
+    ],
+)
+def test_dense_bf16_values(name, bf16_dense):
+    assert hardware.get(name).peak_flops("bf16") == pytest.approx(bf16_dense, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    "name, ridge",
+    # performance.md §4, derived ridge column (BF16 FLOP/B; T4 uses fp16).
+    [
+        ("H100-PCIe", 378),
+        ("H200", 206),
+        ("A100-40GB", 201),
+        ("A100-80GB", 153),
+        ("L4", 403),
+        ("A10", 208),
+        ("RTX-4090", 164),
+        ("MI300X", 247),
+        ("TPU-v5e", 241),
+        ("TPU-v5p", 166),
+        ("TPU-v6e", 560),
+    ],
+)
+def test_ridge_table(name, ridge):
+    assert hardware.get(name).ridge("bf16") == pytest.approx(ridge, rel=0.01)
+
+
+def test_t4_has_no_bf16():
+    t4 = hardware.get("t4")
+    with pytest.raises(ValueError, match="no bf16.*fp16"):
+        t4.peak_flops("bf16")
+    with pytest.raises(ValueError, match="bf16"):
+        t4.ridge()
+    assert t4.ridge("fp16") == pytest.approx(203, rel=0.01)  # performance.md §4
+
+
+def test_fp32_is_non_tensor_rate():
+    # The plain FP32 rate (H100 SXM 67 TFLOPS), not TF32 (495 dense) or a tensor rate.
+    assert hardware.get("H100-SXM").peak_flops("fp32") == pytest.approx(67e12)
+    for name in EXPECTED:
+        hw = hardware.get(name)
+        if "fp32" in hw.flops:
+            assert hw.flops["fp32"] <= hw.flops.get("fp16", hw.flops.get("bf16", math.inf)) / 2
+
+
+def test_unknown_dtype_raises_value_error():
+    with pytest.raises(ValueError, match="dtype"):
+        hardware.get("h100").peak_flops("fp64")
+
+
+@pytest.mark.parametrize(
+    "alias, name",
+    [
+        ("h100", "H100-SXM"),
+        ("H100", "H100-SXM"),
+        ("a100", "A100-80GB"),
+        ("h200", "H200"),
+        ("4090", "RTX-4090"),
+        ("mi300x", "MI300X"),
+        ("v5e", "TPU-v5e"),
+        ("v5p", "TPU-v5p"),
+        ("v6e", "TPU-v6e"),
+        ("h100_pcie", "H100-PCIe"),
+        ("tpu v6e", "TPU-v6e"),
+        ("b200", "B200"),
+    ],
+)
+def test_aliases(alias, name):
+    assert hardware.get(alias) is hardware.get(name)
+
+
+def test_unknown_name_lists_known_names():
+    with pytest.raises(KeyError) as info:
+        hardware.get("h900")
+    msg = str(info.value)
+    assert "h900" in msg
+    for name in EXPECTED:
+        assert name in msg
+
+
+def test_get_passes_accelerator_through_and_rejects_non_names():
+    hw = hardware.get("h100")
+    assert hardware.get(hw) is hw
+    with pytest.raises(ValueError, match="hw"):
+        hardware.get(3)  # type: ignore[arg-type]
+
+
+def test_price_only_where_cited():
+    assert hardware.get("h100").price_per_hour == 2.0  # Epoch AI, arXiv 2506.04645
+    assert hardware.get("T4").price_per_hour is None
+
+
+def test_frozen_hashable_and_flops_read_only():
+    hw = hardware.get("h100")
+    assert hash(hw) == hash(hardware.get("H100-SXM"))
+    assert len({hw, hardware.get("a100")}) == 2
+    with pytest.raises(TypeError):
+        hw.flops["bf16"] = 1.0  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        hw.hbm_bandwidth = 1.0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        (dict(flops={}), "flops"),
+        (dict(flops={"bf16": -1.0}), "flops"),
+        (dict(flops={"bf16": math.nan}), "flops"),
+        (dict(flops={"fp64": 1e12}), "flops key"),
+        (dict(hbm_bandwidth=0.0), "hbm_bandwidth"),
+        (dict(hbm_bandwidth=math.inf), "hbm_bandwidth"),
+        (dict(hbm_bytes=-5.0), "hbm_bytes"),
+        (dict(cache_bytes=math.nan), "cache_bytes"),
+        (dict(price_per_hour=-1.0), "price_per_hour"),
+        (dict(name=""), "name"),
+    ],
+)
+def test_bad_fields_raise_value_error_naming_field(kwargs, field):
+    base = dict(name="x", flops={"bf16": 1e12}, hbm_bandwidth=1e12, hbm_bytes=1e9)
+    base.update(kwargs)
+    with pytest.raises(ValueError, match=field):
+        Accelerator(**base)
+
+
+@given(
+    flops=st.floats(min_value=1e9, max_value=1e18),
+    bw=st.floats(min_value=1e9, max_value=1e14),
+)
+def test_ridge_is_flops_over_bandwidth(flops, bw):
+    hw = Accelerator("x", {"fp16": flops}, hbm_bandwidth=bw, hbm_bytes=1e9)
+    assert hw.ridge("fp16") == pytest.approx(flops / bw)
