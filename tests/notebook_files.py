@@ -9,7 +9,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 LABS = sorted((ROOT / "notebooks").glob("*.md"))
 EXERCISES = sorted((ROOT / "exercises").glob("*.md"))
-PAIRED = LABS + EXERCISES
+# Chapter pages that run code are notebooks too: they are paired and open in Colab like the labs.
+CHAPTERS = sorted(
+    p for p in (ROOT / "book").glob("*.md") if "kernelspec" in p.read_text()[:1000]
+)
+PAIRED = CHAPTERS + LABS + EXERCISES
 
 
 def config() -> dict:

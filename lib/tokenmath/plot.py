@@ -1,0 +1,279 @@
+"""Figures the chapters reuse. Every function takes an optional ``ax``, returns it, never shows.
+
+Without ``ax`` a new pyplot figure is made (it renders inline in notebooks; close it with
+``plt.close(ax.figure)`` in loops). Nothing here calls ``plt.show()``, so the Agg backend works.
+Times are plotted in milliseconds, rates in TFLOP/s, cost in dollars per million tokens.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from tokenmath import cost as _cost
+from tokenmath.roofline import (
+    HardwareLike,
+    ModelLike,
+    _hw,
+    _model,
+    decode_step,
+    max_batch,
+)
+
+__all__ = [
+    "geometric_batches",
+    "roofline_chart",
+    "step_time_vs_batch",
+    "cost_vs_batch",
+    "cost_vs_context",
+    "estimate_figure",
+]
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float] = (6.0, 4.0)) -> Axes:
+    """The given axes, or new ones on a pyplot figure (so notebooks display it inline)."""
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt  # headless sessions fall back to Agg automatically
+
+    _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def geometric_batches(max_b: int, per_octave: int = 4) -> list[int]:
+    """Integers from 1 to ``max_b``, about ``per_octave`` per doubling (deduplicated, sorted)."""
+    if max_b < 1:
+        raise ValueError(f"max_b must be >= 1, got {max_b!r}")
+    n = int(math.log2(max_b) * per_octave) + 1 if max_b > 1 else 1
+    vals = {round(2 ** (i / per_octave)) for i in range(n)} | {1, max_b}
+    return sorted(v for v in vals if 1 <= v <= max_b)
+
+
+def _price(hw, price_per_hour: float | None) -> float:
+    if price_per_hour is None:
+        price_per_hour = hw.price_per_hour
+    if price_per_hour is None:
+        raise ValueError(
+            f"price_per_hour is required: {hw.name} has no cited price_per_hour in the catalog"
+        )
+    return price_per_hour
+
+
+def roofline_chart(
+    hw: HardwareLike,
+    *,
+    dtype: str = "bf16",
+    points: Iterable[tuple[float, float, str]] = (),
+    intensity_range: tuple[float, float] = (0.1, 1e4),
+    ax: Axes | None = None,
+) -> Axes:
+    """Attainable FLOP/s ``min(F, I W)`` against intensity ``I`` (log-log), with the ridge ``F/W``.
+
+    ``points`` are measured ``(intensity FLOP/byte, achieved FLOP/s, label)``. Lines drawn: the roof
+    and the ridge marker (2 lines); one scatter per point.
+    """
+    a = _hw(hw)
+    peak, bw = a.peak_flops(dtype), a.hbm_bandwidth
+    ridge = peak / bw
+    lo, hi = intensity_range
+    xs = sorted({lo, ridge, hi} | {lo * (hi / lo) ** (i / 64) for i in range(65)})
+    ax = _axes(ax)
+    ax.loglog(xs, [min(peak, x * bw) / 1e12 for x in xs], color="k", label=f"{a.name} {dtype} roof")
+    ax.axvline(ridge, color="0.5", linestyle=":", label=f"ridge {ridge:.0f} FLOP/B")
+    for x, y, label in points:
+        ax.scatter([x], [y / 1e12], zorder=3, label=label)
+    ax.set_xlabel("arithmetic intensity (FLOP/byte)")
+    ax.set_ylabel("attainable TFLOP/s")
+    ax.set_title(f"Roofline: {a.name}")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def step_time_vs_batch(
+    model: ModelLike,
+    hw: HardwareLike,
+    context: int,
+    batches: Sequence[int] | None = None,
+    *,
+    stacked: bool = False,
+    weight_dtype: str = "bf16",
+    kv_dtype: str | None = None,
+    compute_dtype: str | None = None,
+    n_chips: int = 1,
+    ax: Axes | None = None,
+) -> Axes:
+    """Decode step time against batch with its terms: compute, weights, KV, and the max.
+
+    Overlaid (default): four lines ``compute_s``, ``weight_s``, ``kv_s``, ``time_s``.
+    ``stacked=True``: weights and KV stacked as the memory time (two filled areas), plus the
+    compute and step-time lines.
+    """
+    m, a = _model(model), _hw(hw)
+    bs = list(batches) if batches is not None else geometric_batches(1024)
+    kw = dict(
+        weight_dtype=weight_dtype, kv_dtype=kv_dtype, compute_dtype=compute_dtype, n_chips=n_chips
+    )
+    est = [decode_step(m, a, b, context, **kw) for b in bs]
+    ms = 1e3
+    ax = _axes(ax)
+    if stacked:
+        ax.stackplot(
+            bs,
+            [e.weight_s * ms for e in est],
+            [e.kv_s * ms for e in est],
+            labels=["weights", "KV cache"],
+            alpha=0.5,
+        )
+    else:
+        ax.plot(bs, [e.weight_s * ms for e in est], label="weights")
+        ax.plot(bs, [e.kv_s * ms for e in est], label="KV cache")
+    ax.plot(bs, [e.compute_s * ms for e in est], label="compute")
+    ax.plot(
+        bs,
+        [e.time_s * ms for e in est],
+        color="k",
+        linewidth=2,
+        label="step time = max(compute, weights + KV)",
+    )
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("batch B (sequences)")
+    ax.set_ylabel("time per decode step (ms)")
+    ax.set_title(f"{m.name} on {n_chips} x {a.name}, context {context}")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def cost_vs_batch(
+    model: ModelLike,
+    hw: HardwareLike,
+    contexts: int | Sequence[int],
+    batches: Sequence[int] | None = None,
+    *,
+    price_per_hour: float | None = None,
+    weight_dtype: str = "bf16",
+    kv_dtype: str | None = None,
+    compute_dtype: str | None = None,
+    n_chips: int = 1,
+    memory_fraction: float = 1.0,
+    ax: Axes | None = None,
+) -> Axes:
+    """``$/Mtok`` of decode against batch, one line per context, stopping at ``max_batch``.
+
+    ``price_per_hour`` (per chip) defaults to the hardware's cited price. Batches whose KV cache
+    does not fit are left out of each line.
+    """
+    m, a = _model(model), _hw(hw)
+    price = _price(a, price_per_hour)
+    ctxs = [contexts] if isinstance(contexts, int) else list(contexts)
+    kw = dict(
+        weight_dtype=weight_dtype, kv_dtype=kv_dtype, compute_dtype=compute_dtype, n_chips=n_chips
+    )
+    ax = _axes(ax)
+    for s in ctxs:
+        limit = max_batch(
+            m,
+            a,
+            s,
+            weight_dtype=weight_dtype,
+            kv_dtype=kv_dtype,
+            memory_fraction=memory_fraction,
+            n_chips=n_chips,
+        )
+        bs = [b for b in (batches or geometric_batches(max(limit, 1))) if b <= limit]
+        ys = _cost.cost_vs_batch(m, a, s, bs, price, **kw)
+        ax.plot(bs, ys, marker=".", label=f"context {s}")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("batch B (sequences)")
+    ax.set_ylabel(f"$ per million output tokens (${price:g}/chip-hour)")
+    ax.set_title(f"{m.name} on {n_chips} x {a.name}")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def cost_vs_context(
+    model: ModelLike,
+    hw: HardwareLike,
+    batches: int | Sequence[int],
+    contexts: Sequence[int] | None = None,
+    *,
+    price_per_hour: float | None = None,
+    weight_dtype: str = "bf16",
+    kv_dtype: str | None = None,
+    compute_dtype: str | None = None,
+    n_chips: int = 1,
+    ax: Axes | None = None,
+) -> Axes:
+    """``$/Mtok`` of decode against context, one line per batch (capacity is not checked)."""
+    m, a = _model(model), _hw(hw)
+    price = _price(a, price_per_hour)
+    bs = [batches] if isinstance(batches, int) else list(batches)
+    ss = list(contexts) if contexts is not None else [2**i for i in range(7, 18)]
+    kw = dict(
+        weight_dtype=weight_dtype, kv_dtype=kv_dtype, compute_dtype=compute_dtype, n_chips=n_chips
+    )
+    ax = _axes(ax)
+    for b in bs:
+        ax.plot(ss, _cost.cost_vs_context(m, a, b, ss, price, **kw), marker=".", label=f"batch {b}")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("context S (tokens)")
+    ax.set_ylabel(f"$ per million output tokens (${price:g}/chip-hour)")
+    ax.set_title(f"{m.name} on {n_chips} x {a.name}")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def estimate_figure(
+    model: ModelLike,
+    hw: HardwareLike,
+    batches: Sequence[int],
+    contexts: Sequence[int],
+    *,
+    price_per_hour: float | None = None,
+    weight_dtype: str = "bf16",
+    kv_dtype: str | None = None,
+    compute_dtype: str | None = None,
+    n_chips: int = 1,
+) -> Figure:
+    """The ``tokenmath estimate --plot`` figure: step time and $/Mtok (or tokens/s) against batch.
+
+    Left: ``time_s`` per context over ``1..max(batches)``, requested batches marked. Right: ``$/Mtok``
+    when a price is known, else tokens/s. Capacity is not checked (the table flags it).
+    """
+    m, a = _model(model), _hw(hw)
+    if price_per_hour is None:
+        price_per_hour = a.price_per_hour
+    kw = dict(
+        weight_dtype=weight_dtype, kv_dtype=kv_dtype, compute_dtype=compute_dtype, n_chips=n_chips
+    )
+    grid = sorted(set(geometric_batches(max(batches))) | set(batches))
+    fig = Figure(figsize=(11.0, 4.0), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    for s in contexts:
+        est = [decode_step(m, a, b, s, **kw) for b in grid]
+        marks = [grid.index(b) for b in batches]
+        left.plot(
+            grid, [e.time_s * 1e3 for e in est], marker="o", markevery=marks, label=f"context {s}"
+        )
+        if price_per_hour is not None:
+            ys = [_cost.per_million_tokens(e, price_per_hour) for e in est]
+        else:
+            ys = [e.tokens_per_s for e in est]
+        right.plot(grid, ys, marker="o", markevery=marks, label=f"context {s}")
+    left.set_ylabel("time per decode step (ms)")
+    right.set_ylabel(
+        f"$ per million tokens (${price_per_hour:g}/chip-hour)"
+        if price_per_hour is not None
+        else "tokens/s"
+    )
+    for ax in (left, right):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("batch B (sequences)")
+        ax.legend(fontsize="small")
+    fig.suptitle(f"{m.name} on {n_chips} x {a.name}, weights {weight_dtype}")
+    return fig

@@ -1,0 +1,580 @@
+"""The roofline model of LLM inference: decode steps, prefill, whole generations.
+
+Symbols (the course's notation): ``B`` batch (sequences, one new token each per decode step),
+``S`` context (KV-cache length each sequence attends to), ``N`` parameters, ``F`` peak FLOP/s of
+one chip in the compute dtype, ``W`` HBM bandwidth of one chip in bytes/s, ``b_w`` bytes per
+weight, ``k_B`` KV bytes per token (all layers), ``n`` chips.
+
+One decode step (ideal overlap of compute and memory traffic, no communication):
+
+* ``flops = B * flops_per_token(S)``
+* ``weight_bytes = decode_weight_params(B) * b_w`` (every weight except the untied input
+  embedding, of which only ``B`` rows are read; MoE: the experts ``B`` tokens touch in expectation)
+* ``kv_bytes = B * S * k_B``
+* ``compute_s = flops / (n F)``, ``weight_s = weight_bytes / (n W)``, ``kv_s = kv_bytes / (n W)``
+* ``memory_s = weight_s + kv_s``, ``time_s = max(compute_s, memory_s)``, ``tokens/s = B / time_s``
+
+``time_s`` is the roofline *lower bound*; ``compute_s + memory_s`` (no overlap at all) is an upper
+bound at most twice as large.
+
+Quantized weights usually compute in bf16 (the int4/int8 values are dequantized on the fly): pass
+``weight_dtype="int8", compute_dtype="bf16"``. ``compute_dtype`` defaults to ``weight_dtype``, and a
+part without FLOP/s for it (int4 on most GPUs, bf16 on a T4) raises the hardware's ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import TYPE_CHECKING, Union
+
+from tokenmath import hardware, models
+from tokenmath.dtypes import bytes_per_element, check_dtype
+
+if TYPE_CHECKING:
+    from tokenmath.hardware import Accelerator
+    from tokenmath.models import ModelConfig
+
+ModelLike = Union["ModelConfig", str]
+HardwareLike = Union["Accelerator", str]
+
+__all__ = [
+    "StepEstimate",
+    "Generation",
+    "step_time",
+    "step_from_counts",
+    "decode_step",
+    "prefill",
+    "generation",
+    "balance_batch",
+    "critical_context",
+    "max_batch",
+    "mbu",
+    "mfu",
+]
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _nonneg_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def _finite(value: object, name: str, *, positive: bool = False, nonneg: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    x = float(value)
+    if positive and x <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    if nonneg and x < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return x
+
+
+def _fraction(value: object, name: str) -> float:
+    x = _finite(value, name)
+    if not 0.0 < x <= 1.0:
+        raise ValueError(f"{name} must be in (0, 1], got {value!r}")
+    return x
+
+
+def _model(model: ModelLike) -> ModelConfig:
+    return models.get(model) if isinstance(model, str) else model
+
+
+def _hw(hw: HardwareLike) -> Accelerator:
+    return hardware.get(hw)
+
+
+def _dtypes(
+    weight_dtype: str, kv_dtype: str | None, compute_dtype: str | None
+) -> tuple[str, str, str]:
+    w = check_dtype(weight_dtype, "weight_dtype")
+    kv = w if kv_dtype is None else check_dtype(kv_dtype, "kv_dtype")
+    c = w if compute_dtype is None else check_dtype(compute_dtype, "compute_dtype")
+    return w, kv, c
+
+
+def _peak(a: Accelerator, compute_dtype: str, weight_dtype: str) -> float:
+    """``a.peak_flops(compute_dtype)``, its ``ValueError`` prefixed with the parameter's name."""
+    try:
+        return a.peak_flops(compute_dtype)
+    except ValueError as e:
+        msg = str(e)
+        msg = msg.removeprefix(f"dtype={compute_dtype!r}: ")
+        hint = ""
+        if compute_dtype == weight_dtype and compute_dtype in ("int4", "int8", "fp8"):
+            hint = "; quantized weights usually compute in bf16: pass compute_dtype='bf16'"
+        raise ValueError(
+            f"compute_dtype={compute_dtype!r} (defaults to weight_dtype): {msg}{hint}"
+        ) from None
+
+
+# ----------------------------------------------------------------------------- the estimate
+
+
+@dataclass(frozen=True)
+class StepEstimate:
+    """One roofline step: its work, its traffic, and the time each takes.
+
+    ``time_s = max(compute_s, memory_s)`` with ``memory_s = weight_s + kv_s``; ``bound`` names the
+    larger term. ``tokens`` counts tokens the step handles: ``B`` for a decode step (one new token
+    per sequence), ``B * T`` for a prefill of ``T`` prompt tokens. ``tokens_per_s = tokens / time_s``.
+    Times are wall-clock for the ``n_chips`` chips together; bytes and FLOPs are totals over them.
+    """
+
+    flops: float
+    weight_bytes: float
+    kv_bytes: float
+    compute_s: float
+    weight_s: float
+    kv_s: float
+    memory_s: float
+    time_s: float
+    bound: str
+    tokens_per_s: float
+    batch: int
+    tokens: int
+    context: int = 0
+    n_chips: int = 1
+    phase: str = "decode"
+
+    @property
+    def bytes(self) -> float:
+        """HBM bytes moved: ``weight_bytes + kv_bytes``."""
+        return self.weight_bytes + self.kv_bytes
+
+    @property
+    def intensity(self) -> float:
+        """Arithmetic intensity ``flops / bytes`` in FLOP/byte."""
+        return self.flops / self.bytes if self.bytes > 0 else math.inf
+
+    @property
+    def serial_s(self) -> float:
+        """No-overlap upper bound ``compute_s + memory_s`` (at most ``2 * time_s``)."""
+        return self.compute_s + self.memory_s
+
+    @property
+    def time_per_token_s(self) -> float:
+        """``time_s / tokens``: seconds of the whole machine per token."""
+        return self.time_s / self.tokens
+
+
+def step_from_counts(
+    flops: float,
+    weight_bytes: float,
+    kv_bytes: float,
+    peak_flops: float,
+    bandwidth: float,
+    *,
+    batch: int = 1,
+    tokens: int | None = None,
+    context: int = 0,
+    n_chips: int = 1,
+    mfu: float = 1.0,
+    phase: str = "decode",
+) -> StepEstimate:
+    """Build a :class:`StepEstimate` from raw counts (per-chip ``peak_flops`` and ``bandwidth``).
+
+    ``compute_s = flops / (n_chips * peak_flops * mfu)``; ``weight_s``, ``kv_s`` divide by
+    ``n_chips * bandwidth``; ``time_s = max(compute_s, weight_s + kv_s)``.
+    """
+    flops = _finite(flops, "flops", nonneg=True)
+    weight_bytes = _finite(weight_bytes, "weight_bytes", nonneg=True)
+    kv_bytes = _finite(kv_bytes, "kv_bytes", nonneg=True)
+    peak_flops = _finite(peak_flops, "peak_flops", positive=True)
+    bandwidth = _finite(bandwidth, "bandwidth", positive=True)
+    batch = _positive_int(batch, "batch")
+    tokens = batch if tokens is None else _positive_int(tokens, "tokens")
+    context = _nonneg_int(context, "context")
+    n_chips = _positive_int(n_chips, "n_chips")
+    mfu = _fraction(mfu, "mfu")
+    compute_s = flops / (n_chips * peak_flops * mfu)
+    weight_s = weight_bytes / (n_chips * bandwidth)
+    kv_s = kv_bytes / (n_chips * bandwidth)
+    memory_s = weight_s + kv_s
+    time_s = max(compute_s, memory_s)
+    if time_s <= 0:
+        raise ValueError("flops, weight_bytes and kv_bytes are all zero: the step takes no time")
+    return StepEstimate(
+        flops=flops,
+        weight_bytes=weight_bytes,
+        kv_bytes=kv_bytes,
+        compute_s=compute_s,
+        weight_s=weight_s,
+        kv_s=kv_s,
+        memory_s=memory_s,
+        time_s=time_s,
+        bound="compute" if compute_s >= memory_s else "memory",
+        tokens_per_s=tokens / time_s,
+        batch=batch,
+        tokens=tokens,
+        context=context,
+        n_chips=n_chips,
+        phase=phase,
+    )
+
+
+def step_time(
+    flops: float,
+    weight_bytes: float,
+    kv_bytes: float,
+    peak_flops: float,
+    bandwidth: float,
+    *,
+    n_chips: int = 1,
+    separate_kv: bool = False,
+) -> float:
+    """Step time in seconds from raw counts (the exercise-sized version of :func:`decode_step`).
+
+    Default (full overlap): ``max(flops / (n F), (weight_bytes + kv_bytes) / (n W))``.
+    ``separate_kv=True`` is the scaling-book "general step time": attention reads the KV cache in
+    its own memory-bound kernels that do not overlap the matmuls, so
+    ``kv_bytes / (n W) + max(flops / (n F), weight_bytes / (n W))``.
+    """
+    est = step_from_counts(flops, weight_bytes, kv_bytes, peak_flops, bandwidth, n_chips=n_chips)
+    if separate_kv:
+        return est.kv_s + max(est.compute_s, est.weight_s)
+    return est.time_s
+
+
+# ----------------------------------------------------------------------------- decode
+
+
+def decode_step(
+    model: ModelLike,
+    hw: HardwareLike,
+    batch: int,
+    context: int,
+    *,
+    weight_dtype: str = "bf16",
+    kv_dtype: str | None = None,
+    compute_dtype: str | None = None,
+    n_chips: int = 1,
+) -> StepEstimate:
+    """One decode step of ``B`` sequences, each attending to ``S`` cached tokens.
+
+    ``flops = B * flops_per_token(S)``; ``weight_bytes = decode_weight_params(B) * b_w``;
+    ``kv_bytes = B * S * k_B``; ``time_s = max(flops / (n F), (weight_bytes + kv_bytes) / (n W))``.
+    ``kv_dtype`` and ``compute_dtype`` default to ``weight_dtype``.
+    """
+    m, a = _model(model), _hw(hw)
+    batch = _positive_int(batch, "batch")
+    context = _nonneg_int(context, "context")
+    n_chips = _positive_int(n_chips, "n_chips")
+    w, kv, c = _dtypes(weight_dtype, kv_dtype, compute_dtype)
+    return step_from_counts(
+        flops=batch * m.flops_per_token(context),
+        weight_bytes=m.decode_weight_params(batch) * bytes_per_element(w),
+        kv_bytes=batch * context * m.kv_bytes_per_token(kv),
+        peak_flops=_peak(a, c, w),
+        bandwidth=a.hbm_bandwidth,
+        batch=batch,
+        context=context,
+        n_chips=n_chips,
+    )
+
+
+# ----------------------------------------------------------------------------- prefill
+
+
+def prefill_flops(model: ModelLike, tokens: int, *, batch: int = 1) -> float:
+    """Forward FLOPs of a causal prefill of ``T`` tokens for ``B`` sequences.
+
+    Position ``i`` (1-based) attends to ``i`` keys, so summing ``flops_per_token`` exactly:
+    ``B * (T * flops_per_token(0) + attention_flops_per_token(1) * T (T + 1) / 2)``.
+    The LM head is counted at every position (the ``2N`` convention); a server that computes logits
+    only for the last position does ``2 * vocab * d_model`` fewer FLOPs per prompt token.
+    """
+    m = _model(model)
+    tokens = _positive_int(tokens, "tokens")
+    batch = _positive_int(batch, "batch")
+    per_seq = (
+        tokens * m.flops_per_token(0) + m.attention_flops_per_token(1) * tokens * (tokens + 1) / 2
+    )
+    return batch * per_seq
+
+
+def prefill(
+    model: ModelLike,
+    hw: HardwareLike,
+    tokens: int,
+    *,
+    batch: int = 1,
+    mfu: float = 1.0,
+    weight_dtype: str = "bf16",
+    kv_dtype: str | None = None,
+    compute_dtype: str | None = None,
+    n_chips: int = 1,
+) -> StepEstimate:
+    """Prefill of ``T = tokens`` prompt tokens for each of ``B = batch`` sequences, in one pass.
+
+    ``flops`` = :func:`prefill_flops`; ``compute_s = flops / (n F mfu)``; the weights are read once,
+    ``decode_weight_params(B T) * b_w`` (MoE: experts touched by ``B T`` tokens), and the KV cache
+    is written once, ``B T k_B`` bytes. ``tokens`` of the estimate is ``B T`` (prompt tokens), so
+    ``tokens_per_s`` is the prefill throughput. Without the ``mfu`` derating prefill is strongly
+    compute-bound; ``mfu`` 0.4-0.6 is typical of published serving numbers.
+    """
+    m, a = _model(model), _hw(hw)
+    tokens = _positive_int(tokens, "tokens")
+    batch = _positive_int(batch, "batch")
+    n_chips = _positive_int(n_chips, "n_chips")
+    mfu = _fraction(mfu, "mfu")
+    w, kv, c = _dtypes(weight_dtype, kv_dtype, compute_dtype)
+    return step_from_counts(
+        flops=prefill_flops(m, tokens, batch=batch),
+        weight_bytes=m.decode_weight_params(batch * tokens) * bytes_per_element(w),
+        kv_bytes=batch * tokens * m.kv_bytes_per_token(kv),
+        peak_flops=_peak(a, c, w),
+        bandwidth=a.hbm_bandwidth,
+        batch=batch,
+        tokens=batch * tokens,
+        context=tokens,
+        n_chips=n_chips,
+        mfu=mfu,
+        phase="prefill",
+    )
+
+
+# ----------------------------------------------------------------------------- generation
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A whole request batch: prefill, then decode steps while the context grows.
+
+    ``ttft_s`` (time to first token) is the prefill time; ``mean_tpot_s`` the mean time per later
+    output token (0 when ``output_len == 1``); ``total_s = ttft_s + decode_s``;
+    ``tokens_per_s = B * output_len / total_s`` (output tokens over all sequences).
+    """
+
+    ttft_s: float
+    mean_tpot_s: float
+    total_s: float
+    tokens_per_s: float
+    prefill_s: float
+    decode_s: float
+    batch: int
+    prompt_len: int
+    output_len: int
+    n_chips: int = 1
+
+    @property
+    def tokens(self) -> int:
+        """Output tokens over all sequences, ``B * output_len``."""
+        return self.batch * self.output_len
+
+    @property
+    def time_s(self) -> float:
+        """Alias of ``total_s`` (so cost functions treat it like a step)."""
+        return self.total_s
+
+
+def generation(
+    model: ModelLike,
+    hw: HardwareLike,
+    batch: int,
+    prompt_len: int,
+    output_len: int,
+    *,
+    mfu: float = 1.0,
+    weight_dtype: str = "bf16",
+    kv_dtype: str | None = None,
+    compute_dtype: str | None = None,
+    n_chips: int = 1,
+) -> Generation:
+    """Generate ``G = output_len`` tokens for each of ``B`` prompts of ``P = prompt_len`` tokens.
+
+    The prefill (derated by ``mfu``) yields the first output token. Then ``G - 1`` decode steps
+    run; step ``j`` (1-based) feeds the ``j``-th output token, which attends to ``S = P + j`` keys.
+    Each step's time is exactly :func:`decode_step`'s ``time_s``: compute and memory are both
+    linear in ``S``, so ``decode_s = sum_j max(c0 + c1 S_j, m0 + m1 S_j)``.
+    """
+    m, a = _model(model), _hw(hw)
+    batch = _positive_int(batch, "batch")
+    prompt_len = _positive_int(prompt_len, "prompt_len")
+    output_len = _positive_int(output_len, "output_len")
+    n_chips = _positive_int(n_chips, "n_chips")
+    kw = dict(weight_dtype=weight_dtype, kv_dtype=kv_dtype, compute_dtype=compute_dtype)
+    pre = prefill(m, a, prompt_len, batch=batch, mfu=mfu, n_chips=n_chips, **kw)
+    w, kv, c = _dtypes(weight_dtype, kv_dtype, compute_dtype)
+    peak, bw = n_chips * _peak(a, c, w), n_chips * a.hbm_bandwidth
+    c0 = batch * m.flops_per_token(0) / peak
+    c1 = batch * m.attention_flops_per_token(1) / peak
+    m0 = m.decode_weight_params(batch) * bytes_per_element(w) / bw
+    m1 = batch * m.kv_bytes_per_token(kv) / bw
+    decode_s = math.fsum(
+        max(c0 + c1 * s, m0 + m1 * s) for s in range(prompt_len + 1, prompt_len + output_len)
+    )
+    total_s = pre.time_s + decode_s
+    return Generation(
+        ttft_s=pre.time_s,
+        mean_tpot_s=decode_s / (output_len - 1) if output_len > 1 else 0.0,
+        total_s=total_s,
+        tokens_per_s=batch * output_len / total_s,
+        prefill_s=pre.time_s,
+        decode_s=decode_s,
+        batch=batch,
+        prompt_len=prompt_len,
+        output_len=output_len,
+        n_chips=n_chips,
+    )
+
+
+# ----------------------------------------------------------------------------- balance and capacity
+
+
+def balance_batch(
+    model: ModelLike,
+    hw: HardwareLike,
+    context: int,
+    *,
+    weight_dtype: str = "bf16",
+    kv_dtype: str | None = None,
+    compute_dtype: str | None = None,
+    n_chips: int = 1,
+) -> float:
+    """The batch ``B*`` where decode compute time reaches memory time, including KV traffic.
+
+    Solves ``B f(S) / F = (P(B) b_w + B S k_B) / W`` with ``f = flops_per_token`` and
+    ``P = decode_weight_params``. Dense: ``P(B) = P0 + d B`` (``d`` embedding rows), so
+    ``B* = (P0 b_w / W) / (f(S)/F - (d b_w + S k_B) / W)``: about ``F/W`` (295 on an H100 in bf16)
+    at short context, half that for int8 weights computed in bf16. MoE: ``P(B)`` is concave, so
+    ``compute - memory`` is convex in ``B`` and crosses zero once. Both cases use one path: integer
+    bisection for the bracketing ``[B, B + 1]``, then linear interpolation, which is the dense
+    closed form exactly (``P`` is linear between integers). Returns ``math.inf`` when KV traffic
+    per token outweighs compute per token, ``S k_B / W >= f(S) / F``: the step is then
+    memory-bound at every batch. ``n_chips`` cancels (both ``F`` and ``W`` scale).
+    """
+    m, a = _model(model), _hw(hw)
+    context = _nonneg_int(context, "context")
+    _positive_int(n_chips, "n_chips")
+    w, kv, c = _dtypes(weight_dtype, kv_dtype, compute_dtype)
+    F, W, b_w = _peak(a, c, w), a.hbm_bandwidth, bytes_per_element(w)
+    per_token_s = m.flops_per_token(context) / F - context * m.kv_bytes_per_token(kv) / W
+
+    def g(batch: int) -> float:  # compute time minus memory time, per chip, in seconds
+        return batch * per_token_s - m.decode_weight_params(batch) * b_w / W
+
+    big = 2**40
+    slope_rows = m.decode_weight_params(big + 1) - m.decode_weight_params(big)  # ~0: rows capped
+    if per_token_s - slope_rows * b_w / W <= 0:
+        return math.inf
+    g1 = g(1)
+    if g1 >= 0:  # balanced below one sequence: extend P linearly to B = 0
+        g0 = -(2 * m.decode_weight_params(1) - m.decode_weight_params(2)) * b_w / W
+        return -g0 / (g1 - g0)
+    lo, hi = 1, 2
+    while g(hi) < 0:
+        lo, hi = hi, hi * 2
+        if hi > big:
+            return math.inf
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if g(mid) < 0 else (lo, mid)
+    g_lo, g_hi = g(lo), g(hi)
+    return lo + (-g_lo) / (g_hi - g_lo)  # exact where P is linear on [lo, hi] (dense models)
+
+
+def critical_context(
+    model: ModelLike,
+    hw: HardwareLike,
+    *,
+    weight_dtype: str = "bf16",
+    kv_dtype: str | None = None,
+    compute_dtype: str | None = None,
+) -> float:
+    """Context ``S*`` beyond which no batch is compute-bound (:func:`balance_batch` is infinite).
+
+    Per token, compute ``f(S) / F = (f(0) + a S) / F`` (``a`` attention FLOPs per key) meets the KV
+    read ``S k_B / W`` at ``S* = (f(0) / F) / (k_B / W - a / F)``; ``math.inf`` if attention FLOPs per
+    key outpace KV bytes per key (``a / F >= k_B / W``). Ignoring ``a``, ``S* = 2 N_act W / (F k_B)``
+    (claims.md T5: about 0.4K tokens for Llama-3-8B on an H100 in bf16).
+    """
+    m, a = _model(model), _hw(hw)
+    w, kv, c = _dtypes(weight_dtype, kv_dtype, compute_dtype)
+    F, W = _peak(a, c, w), a.hbm_bandwidth
+    per_key_s = m.kv_bytes_per_token(kv) / W - m.attention_flops_per_token(1) / F
+    if per_key_s <= 0:
+        return math.inf
+    return m.flops_per_token(0) / F / per_key_s
+
+
+def max_batch(
+    model: ModelLike,
+    hw: HardwareLike,
+    context: int,
+    *,
+    weight_dtype: str = "bf16",
+    kv_dtype: str | None = None,
+    memory_fraction: float = 1.0,
+    n_chips: int = 1,
+) -> int:
+    """Largest ``B`` whose weights and KV cache fit: ``N b_w + B S k_B <= f n C``.
+
+    ``N = param_count()`` (all weights are stored, embedding included), ``C = hbm_bytes`` per chip,
+    ``f = memory_fraction``. Returns 0 if the weights alone do not fit. ``context`` must be >= 1
+    (an empty KV cache would let any batch fit).
+    """
+    m, a = _model(model), _hw(hw)
+    context = _positive_int(context, "context")
+    n_chips = _positive_int(n_chips, "n_chips")
+    memory_fraction = _fraction(memory_fraction, "memory_fraction")
+    w = check_dtype(weight_dtype, "weight_dtype")
+    kv = w if kv_dtype is None else check_dtype(kv_dtype, "kv_dtype")
+    capacity = memory_fraction * n_chips * a.hbm_bytes
+    weights = m.param_count() * bytes_per_element(w)
+    per_seq = context * m.kv_bytes_per_token(kv)
+
+    def fits(b: int) -> bool:
+        return weights + b * per_seq <= capacity
+
+    if not fits(0):
+        return 0
+    b = int((capacity - weights) // per_seq)
+    while fits(b + 1):  # guard the float floor in both directions
+        b += 1
+    while b > 0 and not fits(b):
+        b -= 1
+    return b
+
+
+# ----------------------------------------------------------------------------- measured utilization
+
+
+def mbu(estimate_or_bytes: StepEstimate | float, measured_time_s: float, bandwidth: float) -> float:
+    """Model bandwidth utilization: ``bytes / measured_time_s / bandwidth``.
+
+    ``bytes`` is the estimate's ``weight_bytes + kv_bytes`` (or a number). ``bandwidth`` is the
+    bytes/s of all chips that moved them (``n_chips * W`` for a sharded step).
+    """
+    if isinstance(estimate_or_bytes, StepEstimate):
+        nbytes = estimate_or_bytes.bytes
+    else:
+        nbytes = _finite(estimate_or_bytes, "estimate_or_bytes", nonneg=True)
+    t = _finite(measured_time_s, "measured_time_s", positive=True)
+    bw = _finite(bandwidth, "bandwidth", positive=True)
+    return nbytes / t / bw
+
+
+def mfu(
+    estimate_or_flops: StepEstimate | float, measured_time_s: float, peak_flops: float
+) -> float:
+    """Model FLOP/s utilization: ``flops / measured_time_s / peak_flops`` (all chips' peak)."""
+    if isinstance(estimate_or_flops, StepEstimate):
+        flops = estimate_or_flops.flops
+    else:
+        flops = _finite(estimate_or_flops, "estimate_or_flops", nonneg=True)
+    t = _finite(measured_time_s, "measured_time_s", positive=True)
+    peak = _finite(peak_flops, "peak_flops", positive=True)
+    return flops / t / peak

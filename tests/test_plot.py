@@ -1,0 +1,105 @@
+"""tokenmath.plot: each figure has the expected artists, and saves a PNG."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from tokenmath import plot  # noqa: E402
+from tokenmath.roofline import decode_step  # noqa: E402
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _saved_png(fig: Figure, tmp_path) -> bytes:
+    path = tmp_path / "fig.png"
+    fig.savefig(path, dpi=50)
+    return path.read_bytes()[:8]
+
+
+def test_roofline_chart(tmp_path):
+    e = decode_step("llama-3-8b", "h100", 64, 1024)
+    ax = plot.roofline_chart("h100", points=[(e.intensity, e.flops / e.time_s, "B=64")])
+    assert isinstance(ax, Axes)
+    assert len(ax.get_lines()) == 2  # roof, ridge
+    assert len(ax.collections) == 1  # one measured point
+    labels = ax.get_legend_handles_labels()[1]
+    assert any("ridge 295" in s for s in labels) and "B=64" in labels
+    # the roof is flat at the peak to the right of the ridge
+    x, y = ax.get_lines()[0].get_data()
+    assert max(y) == pytest.approx(989)
+    assert _saved_png(ax.figure, tmp_path) == PNG_MAGIC
+
+
+def test_roofline_chart_on_given_axes():
+    fig = Figure()
+    ax = fig.add_subplot()
+    assert plot.roofline_chart("a100", ax=ax) is ax
+
+
+@pytest.mark.parametrize("stacked, n_lines, n_fills", [(False, 4, 0), (True, 2, 2)])
+def test_step_time_vs_batch(tmp_path, stacked, n_lines, n_fills):
+    ax = plot.step_time_vs_batch("llama-3-8b", "h100", 1024, [1, 4, 16, 64, 256], stacked=stacked)
+    assert len(ax.get_lines()) == n_lines
+    assert len(ax.collections) == n_fills
+    labels = ax.get_legend_handles_labels()[1]
+    for word in ("weights", "KV cache", "compute", "step time"):
+        assert any(word in s for s in labels)
+    top = ax.get_lines()[-1].get_ydata()  # the max line, in ms
+    assert top[0] == pytest.approx(decode_step("llama-3-8b", "h100", 1, 1024).time_s * 1e3)
+    assert _saved_png(ax.figure, tmp_path) == PNG_MAGIC
+
+
+def test_cost_vs_batch(tmp_path):
+    ax = plot.cost_vs_batch("llama-3-8b", "h100", [1024, 8192])
+    lines = ax.get_lines()
+    assert len(lines) == 2
+    assert ax.get_legend_handles_labels()[1] == ["context 1024", "context 8192"]
+    xs, ys = lines[0].get_data()
+    assert list(ys) == sorted(ys, reverse=True)  # cost falls with batch
+    assert max(lines[1].get_xdata()) < max(xs)  # longer context: fewer batches fit
+    assert _saved_png(ax.figure, tmp_path) == PNG_MAGIC
+
+
+def test_cost_vs_context(tmp_path):
+    ax = plot.cost_vs_context("llama-3-8b", "h100", [1, 64], [256, 1024, 4096], price_per_hour=3.0)
+    assert len(ax.get_lines()) == 2
+    ys = ax.get_lines()[1].get_ydata()
+    assert list(ys) == sorted(ys)  # cost grows with context
+    assert "$3/chip-hour" in ax.get_ylabel()
+    assert _saved_png(ax.figure, tmp_path) == PNG_MAGIC
+
+
+def test_cost_needs_a_price():
+    with pytest.raises(ValueError, match="price_per_hour"):
+        plot.cost_vs_batch("llama-3-8b", "mi300x", 1024)
+
+
+def test_estimate_figure(tmp_path):
+    fig = plot.estimate_figure("llama-3-8b", "h100", [1, 8, 64], [1024, 8192])
+    assert isinstance(fig, Figure)
+    left, right = fig.axes
+    assert len(left.get_lines()) == len(right.get_lines()) == 2
+    assert "$" in right.get_ylabel()
+    fig2 = plot.estimate_figure("llama-3-8b", "mi300x", [1, 8], [1024])
+    assert fig2.axes[1].get_ylabel() == "tokens/s"
+    assert _saved_png(fig, tmp_path) == PNG_MAGIC
+
+
+def test_geometric_batches():
+    bs = plot.geometric_batches(1000)
+    assert bs[0] == 1 and bs[-1] == 1000 and bs == sorted(set(bs))
+    assert plot.geometric_batches(1) == [1]
+    with pytest.raises(ValueError, match="max_b"):
+        plot.geometric_batches(0)
