@@ -1,0 +1,188 @@
+"""tokenmath.decoder: the no-cache, static and paged paths agree; fast paths equal eager."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from tokenmath import models
+from tokenmath.decoder import Decoder, FastDecode, logits_tolerance
+from tokenmath.kvcache import PagedKVCache, StaticKVCache
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+TINY = models.get("tiny")
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return Decoder(TINY, seed=0)
+
+
+@pytest.fixture(scope="module")
+def prompt():
+    return torch.randint(0, TINY.vocab_size, (2, 7), generator=torch.Generator().manual_seed(1))
+
+
+def test_parameter_count_matches_the_config(tiny):
+    assert sum(p.numel() for p in tiny.parameters()) == TINY.param_count()
+    tied = dataclasses.replace(TINY, name="tiny-tied", tied_embeddings=True)
+    m = Decoder(tied)
+    assert m.lm_head is None
+    assert sum(p.numel() for p in m.parameters()) == tied.param_count()
+    assert not any(p.requires_grad for p in m.parameters())
+
+
+def test_seeded_weights(tiny):
+    same = Decoder(TINY, seed=0)
+    other = Decoder(TINY, seed=1)
+    w = tiny.layers[0].attn.wqkv.weight
+    assert torch.equal(w, same.layers[0].attn.wqkv.weight)
+    assert not torch.equal(w, other.layers[0].attn.wqkv.weight)
+    assert w.std().item() == pytest.approx(0.02, rel=0.1)
+
+
+def test_no_cache_static_and_paged_generate_the_same(tiny, prompt):
+    rtol, atol = logits_tolerance(torch.float32)
+    base_tokens, base_logits = tiny.generate(prompt, 9, cache=None)
+    assert base_tokens.shape == (2, 16) and base_logits.shape == (9, 2, TINY.vocab_size)
+    assert torch.equal(base_tokens[:, :7], prompt)
+    paged_small_blocks = tiny.new_cache("paged", 2, 16, block_size=3)  # attention spans 6 blocks
+    for cache in ("static", "paged", paged_small_blocks):
+        tokens, logits = tiny.generate(prompt, 9, cache=cache)
+        assert torch.equal(tokens, base_tokens), cache
+        torch.testing.assert_close(logits, base_logits, rtol=rtol, atol=atol)
+    assert paged_small_blocks.used_bytes == TINY.kv_bytes_per_token("fp32") * 2 * 15
+
+
+def test_logits_choose_the_tokens(tiny, prompt):
+    tokens, logits = tiny.generate(prompt, 4)
+    assert torch.equal(tokens[:, 7:], logits.argmax(-1).T)
+    full = tiny(tokens)  # teacher-forced forward over the result
+    torch.testing.assert_close(full[:, 6:10].transpose(0, 1), logits, rtol=1e-4, atol=1e-5)
+
+
+def test_sampling_is_seeded(tiny, prompt):
+    a, _ = tiny.generate(prompt, 6, greedy=False, seed=3)
+    b, _ = tiny.generate(prompt, 6, greedy=False, seed=3, cache=None)
+    assert torch.equal(a, b)
+
+
+def test_chunked_prefill_equals_one_prefill(tiny, prompt):
+    full = tiny(prompt)
+    cache = tiny.new_cache("static", 2, 10)
+    first = tiny.prefill(prompt[:, :3], cache)
+    rest = tiny.prefill(prompt[:, 3:], cache)  # attends to the cached 3 with a mask
+    torch.testing.assert_close(torch.cat([first, rest], 1), full, rtol=1e-4, atol=1e-5)
+    assert cache.length == 7 and cache.used_bytes == TINY.kv_bytes_per_token("fp32") * 2 * 7
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_cache_matches_teacher_forcing(dtype, prompt):
+    m = Decoder(TINY, dtype=dtype)
+    rtol, atol = logits_tolerance(dtype)
+    for cache in ("static", "paged"):
+        tokens, logits = m.generate(prompt, 5, cache=cache)
+        full = m(tokens)
+        assert full.dtype == torch.float32
+        torch.testing.assert_close(full[:, 6:11].transpose(0, 1), logits, rtol=rtol, atol=atol)
+
+
+def test_fast_decode_eager_equals_decode_step(tiny, prompt):
+    a = tiny.new_cache("static", 2, 12)
+    b = tiny.new_cache("static", 2, 12)
+    tiny.prefill(prompt, a)
+    tiny.prefill(prompt, b)
+    fd = FastDecode(tiny, b, "eager")  # masked attention over the whole cache
+    tok = prompt[:, -1]
+    for _ in range(4):
+        want = tiny.decode_step(tok, a)
+        got = fd(tok)
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+        tok = want.argmax(-1)
+    assert a.length == b.length == 11
+
+
+def test_fixed_length_step_equals_decode_step(tiny, prompt):
+    a = tiny.new_cache("static", 2, 8)
+    tiny.prefill(prompt, a)
+    b = StaticKVCache(TINY, batch=2, max_len=8)
+    for la, lb in zip(a.layers, b.layers):
+        lb.k.copy_(la.k)
+        lb.v.copy_(la.v)
+    fd = FastDecode(tiny, b, "eager", kv_len=8)
+    tok = prompt[:, 0]
+    got = fd.step(tok, 7).clone()
+    torch.testing.assert_close(got, tiny.decode_step(tok, a), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="pos must be 7"):
+        fd.step(tok, 5)
+
+
+def test_bad_input(tiny, prompt):
+    for name in ("mixtral-8x7b", "deepseek-v3"):
+        with pytest.raises(ValueError, match="dense"):
+            Decoder(models.get(name))
+    with pytest.raises(ValueError, match="Llama-style"):
+        Decoder(models.get("gpt2"))
+    with pytest.raises(ValueError, match="new_tokens"):
+        tiny.generate(prompt, 0)
+    with pytest.raises(ValueError, match="cache"):
+        tiny.generate(prompt, 2, cache="ring")
+    with pytest.raises(ValueError, match="mode"):
+        tiny.generate(prompt, 2, mode="fast")
+    with pytest.raises(ValueError, match="temperature"):
+        tiny.generate(prompt, 2, greedy=False, temperature=float("nan"))
+    with pytest.raises(ValueError, match="static"):
+        tiny.generate(prompt, 2, cache="paged", mode="compiled")
+    with pytest.raises(ValueError, match="tokens"):
+        tiny(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="batch"):
+        tiny.prefill(prompt, tiny.new_cache("static", 3, 8))
+    with pytest.raises(ValueError, match="dtype"):
+        Decoder(TINY, dtype=torch.float64)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU error")
+def test_graph_mode_needs_cuda(tiny, prompt):
+    with pytest.raises(RuntimeError, match="CUDA"):
+        tiny.generate(prompt, 3, mode="graph")
+
+
+def test_paged_cache_out_of_blocks_during_generate(tiny, prompt):
+    cache = tiny.new_cache("paged", 2, 8, block_size=4)  # room for 8 tokens each
+    from tokenmath.kvcache import OutOfBlocksError
+
+    with pytest.raises(OutOfBlocksError):
+        tiny.generate(prompt, 5, cache=cache)  # 7 + 4 decode positions > 8
+    assert isinstance(cache, PagedKVCache)
+
+
+# ----------------------------------------------------------------------------- GPU only
+
+
+@cuda
+@pytest.mark.parametrize("mode", ["graph", "compiled"])
+def test_fast_modes_equal_eager_on_cuda(mode):
+    m = Decoder(TINY, device="cuda")
+    prompt = torch.randint(0, TINY.vocab_size, (2, 7), device="cuda")
+    eager_tokens, eager_logits = m.generate(prompt, 8, cache="static")
+    tokens, logits = m.generate(prompt, 8, cache="static", mode=mode)
+    assert torch.equal(tokens, eager_tokens)
+    torch.testing.assert_close(logits, eager_logits, rtol=1e-3, atol=1e-4)
+    base_tokens, _ = m.generate(prompt, 8, cache=None)
+    assert torch.equal(base_tokens, eager_tokens)
+
+
+@cuda
+def test_graph_fixed_length_step_on_cuda_bf16():
+    m = Decoder(models.get("small"), device="cuda", dtype=torch.bfloat16)
+    cache = StaticKVCache(m.config, batch=4, max_len=65, device="cuda", dtype=torch.bfloat16)
+    for layer in cache.layers:
+        layer.k.normal_()
+        layer.v.normal_()
+    cache.length = 64
+    tok = torch.randint(0, m.config.vocab_size, (4,), device="cuda")
+    eager = FastDecode(m, cache, "eager", kv_len=65).step(tok, 64).clone()
+    graph = FastDecode(m, cache, "graph", kv_len=65).step(tok, 64).clone()
+    rtol, atol = logits_tolerance(torch.bfloat16)
+    torch.testing.assert_close(graph, eager, rtol=rtol, atol=atol)
