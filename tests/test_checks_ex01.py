@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from grading_helpers import assert_not_implemented, assert_passes, assert_rejected
+from grading_helpers import assert_rejected
 from tokenmath import hardware
 from tokenmath.checks import ex01_rooflines as ex
 
 TIB = 2**40
-CHECKS = [getattr(ex, f"check_{t.name}") for t in ex.TASKS]
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=[t.name for t in ex.TASKS])
-def test_reference_passes_and_stub_is_not_implemented(check):
-    assert_passes(check)
-    assert_not_implemented(check)
-
-
-def test_solutions_are_the_references():
-    assert set(ex.SOLUTIONS) == {t.name for t in ex.TASKS}
-    assert_passes(ex.check_matmul_time, ex.SOLUTIONS["matmul_time"])
-
 
 def test_intensity_tends_to_batch_in_bf16():
     # 2BDF / (2BD + 2DF + 2BF) -> B for B << D, F (scaling book roofline.md).

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from grading_helpers import assert_not_implemented, assert_passes, assert_rejected
+from grading_helpers import assert_passes, assert_rejected
 from tokenmath import models
 from tokenmath.checks import ex02_transformer_arithmetic as ex
-
-CHECKS = [getattr(ex, f"check_{t.name}") for t in ex.TASKS]
 
 
 def _shape(m):
     return dict(n_layers=m.n_layers, d_model=m.d_model, n_heads=m.n_heads,
                 n_kv_heads=m.n_kv_heads, head_dim=m.head_dim, d_ff=m.d_ff,
                 vocab_size=m.vocab_size, tied_embeddings=m.tied_embeddings)
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=[t.name for t in ex.TASKS])
-def test_reference_passes_and_stub_is_not_implemented(check):
-    assert_passes(check)
-    assert_not_implemented(check)
 
 
 @pytest.mark.parametrize("name", ["llama-3-8b", "llama-3-70b", "mistral-7b", "llama-3.2-1b",

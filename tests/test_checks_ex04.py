@@ -6,33 +6,10 @@ import math
 import random
 
 import pytest
-from grading_helpers import assert_not_implemented, assert_passes, assert_rejected
+from grading_helpers import assert_rejected
 from tokenmath import hardware, models, roofline
 from tokenmath.checks import ex04_kv_cache_memory as ex
 from tokenmath.dtypes import bytes_per_element
-
-CHECKS = [
-    ex.check_kv_bytes_per_token,
-    ex.check_max_batch_that_fits,
-    ex.check_blocks_needed,
-    ex.check_paged_waste,
-]
-
-
-@pytest.mark.parametrize("check", CHECKS)
-def test_reference_passes(check):
-    assert_passes(check)
-
-
-@pytest.mark.parametrize("check", CHECKS)
-def test_stub_reports_not_implemented(check):
-    assert_not_implemented(check)
-
-
-def test_solutions_cover_every_task():
-    assert set(ex.SOLUTIONS) == {t.name for t in ex.TASKS}
-    for task in ex.TASKS:
-        assert any(c.expected is not None and c.source for c in task.cases), task.name
 
 
 @pytest.mark.parametrize(
