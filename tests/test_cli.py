@@ -98,7 +98,9 @@ def test_hardware_and_models(capsys):
     names = [r["name"] for r in json.loads(out)]
     assert "llama-3-8b" in names and "deepseek-v3" in names
     code, out, _ = run(capsys, ["hardware", "--json"])
-    assert any(r["name"] == "T4" and r["ridge_bf16"] is None for r in json.loads(out))
+    t4 = next(r for r in json.loads(out) if r["name"] == "T4")
+    assert t4["ridge_bf16"] is None  # no bf16 on a T4 ...
+    assert t4["ridge_fp16"] == pytest.approx(65e12 / 320e9)  # ... but fp16 tensor cores
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,7 @@ def _cmd_hardware(args: argparse.Namespace) -> int:
                 "hbm_bytes": a.hbm_bytes,
                 "cache_bytes": a.cache_bytes,
                 "ridge_bf16": a.ridge("bf16") if "bf16" in a.flops else None,
+                "ridge_fp16": a.ridge("fp16") if "fp16" in a.flops else None,
                 "price_per_hour": a.price_per_hour,
                 "source": a.source,
             }
@@ -83,11 +84,13 @@ def _cmd_hardware(args: argparse.Namespace) -> int:
     head = [
         "name",
         "bf16 TFLOP/s",
+        "fp16 TFLOP/s",
         "fp8 TFLOP/s",
         "int8 TOP/s",
         "HBM TB/s",
         "HBM GB",
         "ridge bf16",
+        "ridge fp16",
         "$/h",
     ]
     table = []
@@ -97,11 +100,13 @@ def _cmd_hardware(args: argparse.Namespace) -> int:
             [
                 r["name"],
                 _num(f.get("bf16"), 1e12, "{:.0f}"),
+                _num(f.get("fp16"), 1e12, "{:.0f}"),
                 _num(f.get("fp8"), 1e12, "{:.0f}"),
                 _num(f.get("int8"), 1e12, "{:.0f}"),
                 f"{r['hbm_bandwidth'] / 1e12:.2f}",
                 f"{r['hbm_bytes'] / 1e9:.0f}",
                 "-" if r["ridge_bf16"] is None else f"{r['ridge_bf16']:.0f}",
+                "-" if r["ridge_fp16"] is None else f"{r['ridge_fp16']:.0f}",
                 "-" if r["price_per_hour"] is None else f"{r['price_per_hour']:.2f}",
             ]
         )
