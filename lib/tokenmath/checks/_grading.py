@@ -122,6 +122,11 @@ def _matching_hint(task: Task, cases: list[Case], outputs: list[float | None]) -
     return None
 
 
+def log_uniform(rng: random.Random, lo: float, hi: float) -> float:
+    """A random number spread evenly in log space over ``[lo, hi]`` (for randomized cases)."""
+    return math.exp(rng.uniform(math.log(lo), math.log(hi)))
+
+
 def all_cases(task: Task) -> list[Case]:
     """The published cases followed by ``n_random`` seeded random cases."""
     cases = list(task.cases)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable
 
-from tokenmath.checks._grading import Case, CheckResult, Mistake, Task, report, run_task
+from tokenmath.checks._grading import (
+    Case,
+    CheckResult,
+    Mistake,
+    Task,
+    log_uniform,
+    report,
+    run_task,
+)
 from tokenmath.checks._grading import score as _score
 
 EXERCISE = "00_warmup"
@@ -28,19 +35,15 @@ def time_lower_bound(flops: float, bytes_moved: float, peak_flops: float, bandwi
 # Tasks ---------------------------------------------------------------------------------------
 
 
-def _log_uniform(rng: random.Random, lo: float, hi: float) -> float:
-    return math.exp(rng.uniform(math.log(lo), math.log(hi)))
-
-
 def _random_hw(rng: random.Random) -> dict[str, float]:
-    return {"peak_flops": _log_uniform(rng, 1e12, 5e15), "bandwidth": _log_uniform(rng, 1e11, 2e13)}
+    return {"peak_flops": log_uniform(rng, 1e12, 5e15), "bandwidth": log_uniform(rng, 1e11, 2e13)}
 
 
 def _random_step(rng: random.Random) -> dict[str, float]:
     hw = _random_hw(rng)
     return {
-        "flops": _log_uniform(rng, 1e6, 1e16),
-        "bytes_moved": _log_uniform(rng, 1e6, 1e12),
+        "flops": log_uniform(rng, 1e6, 1e16),
+        "bytes_moved": log_uniform(rng, 1e6, 1e12),
         **hw,
     }
 

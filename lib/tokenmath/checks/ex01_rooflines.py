@@ -6,11 +6,18 @@ Symbols: ``B`` batch (rows of the activation), ``D`` input width, ``F_out`` outp
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable
 
-from tokenmath.checks._grading import Case, CheckResult, Mistake, Task, report, run_task
+from tokenmath.checks._grading import (
+    Case,
+    CheckResult,
+    Mistake,
+    Task,
+    log_uniform,
+    report,
+    run_task,
+)
 from tokenmath.checks._grading import score as _score
 
 EXERCISE = "01_rooflines"
@@ -60,10 +67,6 @@ def datasheet_ridge(tflops_with_sparsity: float, bandwidth_tb_per_s: float) -> f
 # Random inputs -------------------------------------------------------------------------------
 
 
-def _log_uniform(rng: random.Random, lo: float, hi: float) -> float:
-    return math.exp(rng.uniform(math.log(lo), math.log(hi)))
-
-
 def _random_matmul(rng: random.Random) -> dict[str, float]:
     return {
         "batch": rng.choice([1, 2, 3, 8, 16, 64, 100, 256, 1000, 4096]),
@@ -74,11 +77,11 @@ def _random_matmul(rng: random.Random) -> dict[str, float]:
 
 
 def _random_hw(rng: random.Random) -> dict[str, float]:
-    return {"peak_flops": _log_uniform(rng, 1e12, 5e15), "bandwidth": _log_uniform(rng, 1e11, 1e13)}
+    return {"peak_flops": log_uniform(rng, 1e12, 5e15), "bandwidth": log_uniform(rng, 1e11, 1e13)}
 
 
 def _random_attainable(rng: random.Random) -> dict[str, float]:
-    return {"intensity": _log_uniform(rng, 0.1, 1e4), **_random_hw(rng)}
+    return {"intensity": log_uniform(rng, 0.1, 1e4), **_random_hw(rng)}
 
 
 def _random_matmul_time(rng: random.Random) -> dict[str, float]:
@@ -91,8 +94,8 @@ def _random_critical(rng: random.Random) -> dict[str, float]:
 
 def _random_datasheet(rng: random.Random) -> dict[str, float]:
     return {
-        "tflops_with_sparsity": round(_log_uniform(rng, 100, 10000), 1),
-        "bandwidth_tb_per_s": round(_log_uniform(rng, 0.3, 10), 2),
+        "tflops_with_sparsity": round(log_uniform(rng, 100, 10000), 1),
+        "bandwidth_tb_per_s": round(log_uniform(rng, 0.3, 10), 2),
     }
 
 

@@ -7,11 +7,18 @@ element, ``T`` tokens, ``F`` peak FLOP/s, ``W`` memory bandwidth in bytes/s, ``B
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable
 
-from tokenmath.checks._grading import Case, CheckResult, Mistake, Task, report, run_task
+from tokenmath.checks._grading import (
+    Case,
+    CheckResult,
+    Mistake,
+    Task,
+    log_uniform,
+    report,
+    run_task,
+)
 from tokenmath.checks._grading import score as _score
 
 EXERCISE = "03_why_kv_cache"
@@ -63,13 +70,9 @@ def recompute_crossover(
 # Random inputs ---------------------------------------------------------------------------------
 
 
-def _log_uniform(rng: random.Random, lo: float, hi: float) -> float:
-    return math.exp(rng.uniform(math.log(lo), math.log(hi)))
-
-
 def _random_generation(rng: random.Random) -> dict[str, float]:
     return {
-        "n_params": _log_uniform(rng, 1e6, 1e12),
+        "n_params": log_uniform(rng, 1e6, 1e12),
         "prompt_len": rng.randint(1, 8192),
         "new_tokens": rng.randint(2, 4096),
     }
@@ -92,8 +95,8 @@ def _random_kv(rng: random.Random) -> dict[str, float]:
 
 def _random_crossover(rng: random.Random) -> dict[str, float]:
     return {
-        "peak_flops": _log_uniform(rng, 1e12, 5e15),
-        "bandwidth": _log_uniform(rng, 1e11, 2e13),
+        "peak_flops": log_uniform(rng, 1e12, 5e15),
+        "bandwidth": log_uniform(rng, 1e11, 2e13),
         "bytes_per_param": rng.choice([0.5, 1, 4]),
         "batch": rng.randint(2, 256),
     }

@@ -11,7 +11,15 @@ import math
 import random
 from collections.abc import Callable, Sequence
 
-from tokenmath.checks._grading import Case, CheckResult, Mistake, Task, report, run_task
+from tokenmath.checks._grading import (
+    Case,
+    CheckResult,
+    Mistake,
+    Task,
+    log_uniform,
+    report,
+    run_task,
+)
 from tokenmath.checks._grading import score as _score
 from tokenmath.dtypes import DTYPES, bytes_per_element
 
@@ -56,10 +64,6 @@ def paged_waste(lengths: Sequence[int], block_size: int) -> float:
 # Random inputs ---------------------------------------------------------------------------------
 
 
-def _log_uniform(rng: random.Random, lo: float, hi: float) -> float:
-    return math.exp(rng.uniform(math.log(lo), math.log(hi)))
-
-
 def _random_kv(rng: random.Random) -> dict[str, object]:
     return {
         "n_layers": rng.randint(1, 128),
@@ -72,9 +76,9 @@ def _random_kv(rng: random.Random) -> dict[str, object]:
 def _random_fit(rng: random.Random) -> dict[str, float]:
     return {
         "memory_bytes": rng.choice([16e9, 24e9, 40e9, 48e9, 80e9, 141e9, 192e9]),
-        "n_params": _log_uniform(rng, 1e8, 1.2e11),
+        "n_params": log_uniform(rng, 1e8, 1.2e11),
         "bytes_per_param": rng.choice([0.5, 1, 2]),
-        "kv_bytes_per_token": _log_uniform(rng, 1e4, 3e6),
+        "kv_bytes_per_token": log_uniform(rng, 1e4, 3e6),
         "context": rng.choice([128, 512, 1000, 2048, 4096, 8192, 32768]),
     }
 
