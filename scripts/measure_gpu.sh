@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# One prepared run of every GPU check the library needs (issue 4): the CUDA-only tests, then the
-# decode benchmark sweeps whose JSON goes to data/measurements/<gpu>.json. Meant for a machine with
-# an NVIDIA GPU and PyTorch already installed; uses the repository's lib/ without installing it.
+# One prepared run of every GPU measurement the library needs (issue 4), in stages ordered by
+# priority, each under a time limit, all inside one overall deadline. Results land in $OUT_DIR:
+#   <gpu>.json                  eager vs graph, batches x contexts of the issue
+#   <gpu>-compiled.json         torch.compile(mode="reduce-overhead") at the issue's target points
+#   <gpu>-roofline-sweep.json   graph mode over batches 1..256 x contexts 512..32768
+#   <gpu>-prefill.json          no-cache forward passes (prefill / no-cache step) by prompt length
+#   tests.log                   the CUDA tests
+# Meant for a machine with an NVIDIA GPU and PyTorch already installed; uses lib/ uninstalled.
 #
-#   bash scripts/measure_gpu.sh                 # full run (about 10 minutes on an H100)
-#   OUT_DIR=/tmp/x MODEL=tiny DEVICE=cpu BATCHES=1,2 CONTEXTS=16 ROOF_BATCHES=1 \
-#     ROOF_CONTEXTS=16 MODES=eager bash scripts/measure_gpu.sh    # smoke test on a CPU
+#   bash scripts/measure_gpu.sh                 # full run (about 6 minutes on an H100 or H200)
+#   OUT_DIR=/tmp/x MODEL=tiny DEVICE=cpu BATCHES=1,2 CONTEXTS=16 ROOF_BATCHES=1 ROOF_CONTEXTS=16 \
+#     MODES=eager COMPILED_POINTS= PREFILL_LENGTHS=16 bash scripts/measure_gpu.sh   # CPU smoke test
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD/lib${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
@@ -16,26 +21,63 @@ DEVICE=${DEVICE:-cuda}
 MODES=${MODES:-eager,graph}
 BATCHES=${BATCHES:-1,16,64}
 CONTEXTS=${CONTEXTS:-512,2048,32768}
+COMPILED_POINTS=${COMPILED_POINTS-1:512 64:2048 1:32768}   # batch:context
 ROOF_BATCHES=${ROOF_BATCHES:-1,4,16,64,256}
 ROOF_CONTEXTS=${ROOF_CONTEXTS:-512,2048,8192,32768}
+PREFILL_LENGTHS=${PREFILL_LENGTHS:-128,512,2048,8192}
+DEADLINE_S=${DEADLINE_S:-540}   # no stage starts after this, and none runs past it
 mkdir -p "$OUT_DIR"
 
-command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,power.limit --format=csv
+left() { echo $((DEADLINE_S - SECONDS)); }
+stage() {  # stage <limit_s> <title> <command...>: run under min(limit, time left)
+  local limit=$1 title=$2; shift 2
+  local t; t=$(left); [ "$t" -lt "$limit" ] && limit=$t
+  if [ "$limit" -lt 20 ]; then echo "== SKIPPED (deadline): $title"; return; fi
+  echo "== [$SECONDS s] $title (limit ${limit} s)"
+  timeout --kill-after=10 "$limit" "$@"; local rc=$?
+  echo "== [$SECONDS s] done: $title (exit $rc)"
+}
+
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,power.limit,driver_version --format=csv
+$PY -c "import torch, sys; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda)"
 name=$($PY -c "import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu')" \
        | tr ' ' '-' | tr -cd 'A-Za-z0-9._-')
 echo "device: $name"
+common=(--model "$MODEL" --device "$DEVICE" --calibrate full --no-progress)
 
-echo "== CUDA tests (skipped without a GPU)"
-$PY -m pytest -q -p no:cacheprovider tests/test_timing.py tests/test_calibrate.py tests/test_decoder.py \
-    tests/test_kvcache.py tests/test_bench.py 2>&1 | tail -n 15
+stage 240 "decode sweep: $MODEL, batches $BATCHES, contexts $CONTEXTS, modes $MODES" \
+  $PY -m tokenmath bench "${common[@]}" --batch "$BATCHES" --context "$CONTEXTS" --mode "$MODES" \
+  --json "$OUT_DIR/$name.json"
 
-echo "== decode sweep of issue 4: $MODEL, batches $BATCHES, contexts $CONTEXTS, modes $MODES"
-$PY -m tokenmath bench --model "$MODEL" --device "$DEVICE" --batch "$BATCHES" --context "$CONTEXTS" \
-    --mode "$MODES" --calibrate full --no-progress --json "$OUT_DIR/$name.json"
-
-echo "== calibrated-roofline sweep: batches $ROOF_BATCHES, contexts $ROOF_CONTEXTS (graph mode)"
 mode=graph; [ "$DEVICE" = cpu ] && mode=eager
-$PY -m tokenmath bench --model "$MODEL" --device "$DEVICE" --batch "$ROOF_BATCHES" \
-    --context "$ROOF_CONTEXTS" --mode "$mode" --calibrate full --no-progress \
-    --json "$OUT_DIR/$name-roofline-sweep.json"
+stage 200 "calibrated-roofline sweep: batches $ROOF_BATCHES, contexts $ROOF_CONTEXTS ($mode)" \
+  $PY -m tokenmath bench "${common[@]}" --batch "$ROOF_BATCHES" --context "$ROOF_CONTEXTS" \
+  --mode "$mode" --json "$OUT_DIR/$name-roofline-sweep.json"
+
+stage 120 "CUDA tests" bash -c "$PY -m pytest -q -x -p no:cacheprovider tests/test_timing.py \
+  tests/test_calibrate.py tests/test_decoder.py tests/test_kvcache.py tests/test_bench.py \
+  > '$OUT_DIR/tests.log' 2>&1; rc=\$?; tail -n 15 '$OUT_DIR/tests.log'; exit \$rc"
+
+parts=()
+for point in $COMPILED_POINTS; do
+  b=${point%%:*} s=${point##*:}
+  stage 150 "compiled: batch $b, context $s" \
+    $PY -m tokenmath bench "${common[@]}" --batch "$b" --context "$s" --mode compiled \
+    --json "$OUT_DIR/compiled-$b-$s.part.json" && parts+=("$OUT_DIR/compiled-$b-$s.part.json")
+done
+if [ ${#parts[@]} -gt 0 ]; then  # one file: the first run's header, every run's rows
+  $PY - "$OUT_DIR/$name-compiled.json" "$OUT_DIR"/compiled-*.part.json <<'EOF'
+import json, sys
+reports = [json.load(open(p)) for p in sys.argv[2:]]
+merged = dict(reports[0], results=[r for rep in reports for r in rep["results"]],
+              calibrations=[rep["calibration"] for rep in reports])
+json.dump(merged, open(sys.argv[1], "w"), indent=2)
+EOF
+  rm -f "$OUT_DIR"/compiled-*.part.json
+fi
+
+stage 90 "no-cache forward passes: lengths $PREFILL_LENGTHS" \
+  $PY scripts/measure_prefill.py --model "$MODEL" --device "$DEVICE" --lengths "$PREFILL_LENGTHS" \
+  --out "$OUT_DIR/$name-prefill.json"
 ls -l "$OUT_DIR"
+echo "total ${SECONDS} s"

@@ -29,7 +29,15 @@ from torch import nn
 from tokenmath.kvcache import PagedKVCache, StaticKVCache
 from tokenmath.models import ModelConfig
 
-__all__ = ["Decoder", "FastDecode", "attention", "logits_tolerance", "MODES"]
+__all__ = [
+    "Decoder",
+    "FastDecode",
+    "attention",
+    "split_kv_attention",
+    "use_split_kv",
+    "logits_tolerance",
+    "MODES",
+]
 
 MODES = ("eager", "graph", "compiled")
 
@@ -55,6 +63,7 @@ def _has_enable_gqa() -> bool:
 
 
 _ENABLE_GQA = _has_enable_gqa()
+_HAS_RMS_NORM = hasattr(F, "rms_norm")  # torch >= 2.4
 
 
 def attention(
@@ -71,10 +80,13 @@ def attention(
     reads each KV head once, with no copy of the cache.
     """
     B, H, T, h = q.shape
-    K = k.shape[1]
+    K, S = k.shape[1], k.shape[2]
     G = H // K
     if T == 1 and not is_causal:
-        y = F.scaled_dot_product_attention(q.reshape(B, K, G, h), k, v, attn_mask=mask)
+        qg = q.reshape(B, K, G, h)
+        if mask is None and q.is_cuda and use_split_kv(B, K, S):
+            return split_kv_attention(qg, k, v).reshape(B, H, 1, h)
+        y = F.scaled_dot_product_attention(qg, k, v, attn_mask=mask)
         return y.reshape(B, H, 1, h)
     if G > 1:
         if _ENABLE_GQA:
@@ -83,6 +95,43 @@ def attention(
             )
         k, v = k.repeat_interleave(G, dim=1), v.repeat_interleave(G, dim=1)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal)
+
+
+# Split-KV decode attention ("flash-decoding" written with matmuls). One query per sequence
+# gives the attention kernel only B*K independent (sequence, KV head) pairs: at batch 1 with 8 KV
+# heads that is 8 thread blocks on a GPU with 132 multiprocessors, so a long cache is read at a
+# fraction of the bandwidth. Splitting the keys into P chunks gives B*K*P pieces of work.
+_SPLIT_MIN_KEYS = 4096  # below this the cache read is short and one fused kernel is faster
+_SPLIT_TARGET_WORK = 256  # aim for about 2 pieces of work per multiprocessor of an H100
+
+
+def use_split_kv(batch: int, kv_heads: int, keys: int) -> bool:
+    """Whether one-token attention over ``keys`` cached keys should split the keys (long cache,
+    too few ``batch * kv_heads`` pairs to fill a GPU)."""
+    return keys >= _SPLIT_MIN_KEYS and batch * kv_heads < _SPLIT_TARGET_WORK // 4
+
+
+def split_kv_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Attention of ``q [B, K, G, h]`` over ``k, v [B, K, S, h]`` with the keys split in chunks.
+
+    ``scores = q k^T / sqrt(h)`` is one batched matmul (parallel over all ``S`` keys), the softmax
+    ``p`` runs in fp32 over the small ``[B, K, G, S]`` scores, and ``p v`` is summed chunk by
+    chunk: ``y = sum_c p_c v_c`` over ``P`` chunks of ``c`` keys (plus a remainder), so the long
+    reduction over ``S`` is spread over ``B K P`` matmuls. Each of K and V is read once.
+    """
+    B, K, G, h = q.shape
+    S = k.shape[2]
+    scores = torch.matmul(q * (1.0 / math.sqrt(h)), k.transpose(-1, -2))  # [B, K, G, S]
+    p = torch.softmax(scores.float(), dim=-1).to(v.dtype)
+    P = max(1, min(_SPLIT_TARGET_WORK // (B * K), S // 256))
+    c = S // P
+    main = P * c
+    pc = p[..., :main].reshape(B, K, G, P, c).transpose(2, 3)  # [B, K, P, G, c]
+    vc = v[:, :, :main].reshape(B, K, P, c, h)  # [B, K, P, c, h]
+    y = torch.matmul(pc, vc).sum(dim=2, dtype=torch.float32)  # [B, K, G, h]
+    if main < S:
+        y = y + torch.matmul(p[..., main:], v[:, :, main:]).float()
+    return y.to(v.dtype)
 
 
 class RMSNorm(nn.Module):
@@ -94,9 +143,11 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _HAS_RMS_NORM:  # one fused kernel on recent CUDA builds; upcasts to fp32 inside
+            return F.rms_norm(x, self.weight.shape, self.weight, self.eps)
         x32 = x.float()
         y = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return y.type_as(x) * self.weight
+        return (y * self.weight.float()).type_as(x)
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -115,11 +166,14 @@ class Attention(nn.Module):
     def forward(self, x, cos, sin, kv_fn: KVFn, layer: int) -> torch.Tensor:
         B, T, _ = x.shape
         H, K, h = self.n_heads, self.n_kv_heads, self.head_dim
-        q, k, v = self.wqkv(x).split([H * h, K * h, K * h], dim=-1)
-        q = q.view(B, T, H, h).transpose(1, 2)
-        k = k.view(B, T, K, h).transpose(1, 2)
-        v = v.view(B, T, K, h).transpose(1, 2)
-        q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        qkv = self.wqkv(x).view(B, T, H + 2 * K, h)
+        # RoPE on the H query heads and K key heads together (one set of kernels, not two)
+        qk = qkv[:, :, : H + K]
+        cos, sin = cos[:, None, :], sin[:, None, :]  # [T, 1, h] against [B, T, heads, h]
+        qk = qk * cos + rotate_half(qk) * sin
+        q = qk[:, :, :H].transpose(1, 2)  # [B, H, T, h]
+        k = qk[:, :, H:].transpose(1, 2)  # [B, K, T, h]
+        v = qkv[:, :, H + K :].transpose(1, 2)
         keys, values, mask, is_causal = kv_fn(layer, k, v)
         y = attention(q, keys, values, mask, is_causal)
         return self.wo(y.transpose(1, 2).reshape(B, T, H * h))
