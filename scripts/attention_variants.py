@@ -15,10 +15,32 @@ import math
 
 import torch
 import torch.nn.functional as F
-from tokenmath.decoder import split_kv_attention
 from tokenmath.timing import bench, bench_graph, device_info
 
 K, G, h = 8, 4, 128
+
+
+def split_kv_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Attention of ``q [B, K, G, h]`` over ``k, v [B, K, S, h]`` with the keys split in chunks.
+
+    ``scores = q k^T / sqrt(h)`` is one batched matmul (parallel over all ``S`` keys), the softmax
+    ``p`` runs in fp32 over the small ``[B, K, G, S]`` scores, and ``p v`` is summed chunk by
+    chunk: ``y = sum_c p_c v_c`` over ``P`` chunks of ``c`` keys (plus a remainder), so the long
+    reduction over ``S`` is spread over ``B K P`` matmuls. Each of K and V is read once.
+    """
+    B, K, G, h = q.shape
+    S = k.shape[2]
+    scores = torch.matmul(q * (1.0 / math.sqrt(h)), k.transpose(-1, -2))  # [B, K, G, S]
+    p = torch.softmax(scores.float(), dim=-1).to(v.dtype)
+    P = max(1, min(256 // (B * K), S // 256))
+    c = S // P
+    main = P * c
+    pc = p[..., :main].reshape(B, K, G, P, c).transpose(2, 3)  # [B, K, P, G, c]
+    vc = v[:, :, :main].reshape(B, K, P, c, h)  # [B, K, P, c, h]
+    y = torch.matmul(pc, vc).sum(dim=2, dtype=torch.float32)  # [B, K, G, h]
+    if main < S:
+        y = y + torch.matmul(p[..., main:], v[:, :, main:]).float()
+    return y.to(v.dtype)
 
 
 def sdpa_backend(name):

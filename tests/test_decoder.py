@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 import torch
+import torch.nn.functional as F
 from tokenmath import models
 from tokenmath.decoder import Decoder, FastDecode, logits_tolerance
 from tokenmath.kvcache import PagedKVCache, StaticKVCache
@@ -186,3 +187,31 @@ def test_graph_fixed_length_step_on_cuda_bf16():
     graph = FastDecode(m, cache, "graph", kv_len=65).step(tok, 64).clone()
     rtol, atol = logits_tolerance(torch.bfloat16)
     torch.testing.assert_close(graph, eager, rtol=rtol, atol=atol)
+
+
+def test_flash_decode_only_on_cuda_half_precision_and_few_pairs():
+    from tokenmath.decoder import _use_flash_decode
+
+    q = torch.zeros(1, 8, 4, 128, dtype=torch.bfloat16)
+    assert not _use_flash_decode(q, q)  # CPU: SDPA's own choice
+    if torch.cuda.is_available():
+        qc = q.cuda()
+        assert _use_flash_decode(qc, qc)
+        assert not _use_flash_decode(qc.float(), qc.float())  # flash is half precision only
+        many = torch.zeros(16, 8, 4, 128, dtype=torch.bfloat16, device="cuda")
+        assert not _use_flash_decode(many, many)  # 128 pairs: cuDNN is as fast
+
+
+@cuda
+@pytest.mark.parametrize("batch, keys", [(1, 4097), (2, 300), (16, 64)])
+def test_flash_decode_attention_matches_sdpa_on_cuda(batch, keys):
+    from tokenmath.decoder import attention
+
+    g = torch.Generator(device="cuda").manual_seed(0)
+    q = torch.randn(batch, 32, 1, 128, device="cuda", generator=g).bfloat16()
+    k = torch.randn(batch, 8, keys, 128, device="cuda", generator=g).bfloat16()
+    v = torch.randn(batch, 8, keys, 128, device="cuda", generator=g).bfloat16()
+    ref = F.scaled_dot_product_attention(
+        q.float(), k.float().repeat_interleave(4, 1), v.float().repeat_interleave(4, 1)
+    )
+    torch.testing.assert_close(attention(q, k, v).float(), ref, rtol=2e-2, atol=2e-2)

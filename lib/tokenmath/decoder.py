@@ -33,8 +33,6 @@ __all__ = [
     "Decoder",
     "FastDecode",
     "attention",
-    "split_kv_attention",
-    "use_split_kv",
     "logits_tolerance",
     "MODES",
 ]
@@ -66,6 +64,28 @@ _ENABLE_GQA = _has_enable_gqa()
 _HAS_RMS_NORM = hasattr(F, "rms_norm")  # torch >= 2.4
 
 
+# Decode attention on CUDA: with one query per sequence the kernel has only B * K independent
+# (sequence, KV head) pairs of work. PyTorch's flash kernel then splits the keys across thread
+# blocks (split-KV, "flash-decoding"); the cuDNN kernel that SDPA prefers on Hopper does not, and
+# at batch 1 read a 32k-token cache at 315 GB/s against flash's 2330 GB/s on an H200
+# (data/measurements/NVIDIA-H200-attention.json). With many pairs cuDNN is as fast or faster.
+_FLASH_DECODE_MAX_PAIRS = 128
+_FLASH_OP = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention", None)
+
+
+def _use_flash_decode(q: torch.Tensor, k: torch.Tensor) -> bool:
+    """Whether one-token attention should call the flash kernel directly (CUDA, half precision,
+    a head size flash supports, and fewer than 128 (sequence, KV head) pairs)."""
+    return (
+        _FLASH_OP is not None
+        and q.is_cuda
+        and q.dtype in (torch.float16, torch.bfloat16)
+        and q.shape[-1] % 8 == 0
+        and q.shape[-1] <= 256
+        and q.shape[0] * q.shape[1] < _FLASH_DECODE_MAX_PAIRS
+    )
+
+
 def attention(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -80,12 +100,13 @@ def attention(
     reads each KV head once, with no copy of the cache.
     """
     B, H, T, h = q.shape
-    K, S = k.shape[1], k.shape[2]
+    K = k.shape[1]
     G = H // K
     if T == 1 and not is_causal:
         qg = q.reshape(B, K, G, h)
-        if mask is None and q.is_cuda and use_split_kv(B, K, S):
-            return split_kv_attention(qg, k, v).reshape(B, H, 1, h)
+        if mask is None and _use_flash_decode(qg, k):
+            y = torch.ops.aten._scaled_dot_product_flash_attention(qg, k, v)[0]
+            return y.reshape(B, H, 1, h)
         y = F.scaled_dot_product_attention(qg, k, v, attn_mask=mask)
         return y.reshape(B, H, 1, h)
     if G > 1:
@@ -95,43 +116,6 @@ def attention(
             )
         k, v = k.repeat_interleave(G, dim=1), v.repeat_interleave(G, dim=1)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal)
-
-
-# Split-KV decode attention ("flash-decoding" written with matmuls). One query per sequence
-# gives the attention kernel only B*K independent (sequence, KV head) pairs: at batch 1 with 8 KV
-# heads that is 8 thread blocks on a GPU with 132 multiprocessors, so a long cache is read at a
-# fraction of the bandwidth. Splitting the keys into P chunks gives B*K*P pieces of work.
-_SPLIT_MIN_KEYS = 4096  # below this the cache read is short and one fused kernel is faster
-_SPLIT_TARGET_WORK = 256  # aim for about 2 pieces of work per multiprocessor of an H100
-
-
-def use_split_kv(batch: int, kv_heads: int, keys: int) -> bool:
-    """Whether one-token attention over ``keys`` cached keys should split the keys (long cache,
-    too few ``batch * kv_heads`` pairs to fill a GPU)."""
-    return keys >= _SPLIT_MIN_KEYS and batch * kv_heads < _SPLIT_TARGET_WORK // 4
-
-
-def split_kv_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Attention of ``q [B, K, G, h]`` over ``k, v [B, K, S, h]`` with the keys split in chunks.
-
-    ``scores = q k^T / sqrt(h)`` is one batched matmul (parallel over all ``S`` keys), the softmax
-    ``p`` runs in fp32 over the small ``[B, K, G, S]`` scores, and ``p v`` is summed chunk by
-    chunk: ``y = sum_c p_c v_c`` over ``P`` chunks of ``c`` keys (plus a remainder), so the long
-    reduction over ``S`` is spread over ``B K P`` matmuls. Each of K and V is read once.
-    """
-    B, K, G, h = q.shape
-    S = k.shape[2]
-    scores = torch.matmul(q * (1.0 / math.sqrt(h)), k.transpose(-1, -2))  # [B, K, G, S]
-    p = torch.softmax(scores.float(), dim=-1).to(v.dtype)
-    P = max(1, min(_SPLIT_TARGET_WORK // (B * K), S // 256))
-    c = S // P
-    main = P * c
-    pc = p[..., :main].reshape(B, K, G, P, c).transpose(2, 3)  # [B, K, P, G, c]
-    vc = v[:, :, :main].reshape(B, K, P, c, h)  # [B, K, P, c, h]
-    y = torch.matmul(pc, vc).sum(dim=2, dtype=torch.float32)  # [B, K, G, h]
-    if main < S:
-        y = y + torch.matmul(p[..., main:], v[:, :, main:]).float()
-    return y.to(v.dtype)
 
 
 class RMSNorm(nn.Module):
