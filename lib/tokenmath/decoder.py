@@ -487,7 +487,10 @@ class FastDecode:
         self._graph = None
         self._fn: Callable[..., torch.Tensor] = self.module
         if mode == "compiled":
-            self._fn = torch.compile(self.module, mode="reduce-overhead", fullgraph=True)
+            # mode="reduce-overhead" is the option triton.cudagraphs; coordinate-descent tuning of
+            # the generated kernels is what gpt-fast adds (a longer compile, faster kernels).
+            options = {"triton.cudagraphs": True, "coordinate_descent_tuning": True}
+            self._fn = torch.compile(self.module, fullgraph=True, options=options)
         elif mode == "graph":
             self._capture()
 
