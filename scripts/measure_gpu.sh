@@ -5,10 +5,11 @@
 #   <gpu>-compiled.json         torch.compile(mode="reduce-overhead") at the target points
 #   <gpu>-roofline-sweep.json   graph mode over batches 1..256 x contexts 512..32768
 #   <gpu>-prefill.json          no-cache forward passes (prefill / no-cache step) by prompt length
+#   <gpu>-attention.json        one-token attention over a long cache, several kernels
 #   tests.log                   the CUDA tests
 # Meant for a machine with an NVIDIA GPU and PyTorch already installed; uses lib/ uninstalled.
 #
-#   bash scripts/measure_gpu.sh                 # full run (about 6 minutes on an H100 or H200)
+#   bash scripts/measure_gpu.sh                 # full run (about 5 minutes on an H200)
 #   OUT_DIR=/tmp/x MODEL=tiny DEVICE=cpu BATCHES=1,2 CONTEXTS=16 ROOF_BATCHES=1 ROOF_CONTEXTS=16 \
 #     MODES=eager COMPILED_POINTS= PREFILL_LENGTHS=16 bash scripts/measure_gpu.sh   # CPU smoke test
 set -uo pipefail
@@ -79,5 +80,7 @@ fi
 stage 90 "no-cache forward passes: lengths $PREFILL_LENGTHS" \
   $PY scripts/measure_prefill.py --model "$MODEL" --device "$DEVICE" --lengths "$PREFILL_LENGTHS" \
   --out "$OUT_DIR/$name-prefill.json"
+[ "$DEVICE" = cuda ] && stage 150 "decode attention variants" \
+  $PY scripts/attention_variants.py --out "$OUT_DIR/$name-attention.json"
 ls -l "$OUT_DIR"
 echo "total ${SECONDS} s"

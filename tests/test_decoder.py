@@ -190,11 +190,16 @@ def test_graph_fixed_length_step_on_cuda_bf16():
 
 
 def test_flash_decode_only_on_cuda_half_precision_and_few_pairs():
-    from tokenmath.decoder import _use_flash_decode
+    from tokenmath.decoder import _use_flash_decode, flash_decode_supported
 
+    assert not flash_decode_supported(torch.device("cpu"))
+    assert not Decoder(TINY).layers[0].attn.flash_decode
     q = torch.zeros(1, 8, 4, 128, dtype=torch.bfloat16)
     assert not _use_flash_decode(q, q)  # CPU: SDPA's own choice
     if torch.cuda.is_available():
+        sm80 = torch.cuda.get_device_capability()[0] >= 8
+        assert flash_decode_supported(torch.device("cuda")) == sm80
+        assert Decoder(TINY, device="cuda").layers[0].attn.flash_decode == sm80
         qc = q.cuda()
         assert _use_flash_decode(qc, qc)
         assert not _use_flash_decode(qc.float(), qc.float())  # flash is half precision only
@@ -205,7 +210,7 @@ def test_flash_decode_only_on_cuda_half_precision_and_few_pairs():
 @cuda
 @pytest.mark.parametrize("batch, keys", [(1, 4097), (2, 300), (16, 64)])
 def test_flash_decode_attention_matches_sdpa_on_cuda(batch, keys):
-    from tokenmath.decoder import attention
+    from tokenmath.decoder import attention, flash_decode_supported
 
     g = torch.Generator(device="cuda").manual_seed(0)
     q = torch.randn(batch, 32, 1, 128, device="cuda", generator=g).bfloat16()
@@ -214,4 +219,6 @@ def test_flash_decode_attention_matches_sdpa_on_cuda(batch, keys):
     ref = F.scaled_dot_product_attention(
         q.float(), k.float().repeat_interleave(4, 1), v.float().repeat_interleave(4, 1)
     )
-    torch.testing.assert_close(attention(q, k, v).float(), ref, rtol=2e-2, atol=2e-2)
+    flash = flash_decode_supported(q.device)
+    y = attention(q, k, v, flash_decode=flash)
+    torch.testing.assert_close(y.float(), ref, rtol=2e-2, atol=2e-2)

@@ -103,3 +103,41 @@ def test_geometric_batches():
     assert plot.geometric_batches(1) == [1]
     with pytest.raises(ValueError, match="max_b"):
         plot.geometric_batches(0)
+
+
+def _bench_report():
+    rows = []
+    for s in (512, 2048):
+        for b in (1, 4, 16):
+            rows.append(
+                dict(
+                    batch=b,
+                    context=s,
+                    mode="graph",
+                    skipped=None,
+                    step_time_s=1e-3 * (2 + b),
+                    roofline_datasheet_s=1e-3 * (1 + b),
+                    roofline_calibrated_s=1.1e-3 * (1 + b),
+                )
+            )
+    rows.append(dict(batch=64, context=512, mode="graph", skipped="does not fit"))
+    return {"model": "llama-3-8b", "dtype": "bf16", "device_info": {"name": "GPU"}, "results": rows}
+
+
+def test_measured_vs_roofline(tmp_path):
+    ax = plot.measured_vs_roofline(_bench_report())
+    # per context: measured, datasheet, calibrated; plus two legend-only lines
+    assert len(ax.get_lines()) == 2 * 3 + 2
+    x, y = ax.get_lines()[0].get_data()
+    assert list(x) == [1, 4, 16] and y[0] == pytest.approx(3.0)  # ms; the skipped row is left out
+    assert "S = 512" in ax.get_legend_handles_labels()[1]
+    assert _saved_png(ax.figure, tmp_path) == PNG_MAGIC
+    only = plot.measured_vs_roofline(_bench_report(), contexts=[2048], calibrated=False)
+    assert len(only.get_lines()) == 2 + 1
+
+
+def test_measured_vs_roofline_bad_input():
+    with pytest.raises(ValueError, match="mode 'compiled'"):
+        plot.measured_vs_roofline(_bench_report(), mode="compiled")
+    with pytest.raises(ValueError, match="context 999"):
+        plot.measured_vs_roofline(_bench_report(), contexts=[999])

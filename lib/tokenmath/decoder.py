@@ -35,6 +35,7 @@ __all__ = [
     "attention",
     "logits_tolerance",
     "MODES",
+    "flash_decode_supported",
 ]
 
 MODES = ("eager", "graph", "compiled")
@@ -73,6 +74,16 @@ _FLASH_DECODE_MAX_PAIRS = 128
 _FLASH_OP = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention", None)
 
 
+def flash_decode_supported(device: torch.device) -> bool:
+    """Whether ``device`` has PyTorch's flash kernel: CUDA with compute capability >= 8.0 (A100,
+    H100, RTX 30xx on; not the T4)."""
+    return (
+        _FLASH_OP is not None
+        and device.type == "cuda"
+        and torch.cuda.get_device_capability(device)[0] >= 8
+    )
+
+
 def _use_flash_decode(q: torch.Tensor, k: torch.Tensor) -> bool:
     """Whether one-token attention should call the flash kernel directly (CUDA, half precision,
     a head size flash supports, and fewer than 128 (sequence, KV head) pairs)."""
@@ -92,19 +103,23 @@ def attention(
     v: torch.Tensor,
     mask: torch.Tensor | None = None,
     is_causal: bool = False,
+    *,
+    flash_decode: bool = False,
 ) -> torch.Tensor:
     """Grouped-query attention: ``q [B, H, T, h]``, ``k, v [B, K, S, h]`` -> ``[B, H, T, h]``.
 
     ``mask`` is boolean ``[T, S]`` (True: attend). For one new token (``T = 1``) the ``G`` query
     heads of each KV head are folded into the query axis, ``[B, K, G, h]``: plain attention that
-    reads each KV head once, with no copy of the cache.
+    reads each KV head once, with no copy of the cache. ``flash_decode=True`` (only where
+    :func:`flash_decode_supported`) sends such a step with few (sequence, KV head) pairs to the
+    flash kernel, which splits the keys across thread blocks.
     """
     B, H, T, h = q.shape
     K = k.shape[1]
     G = H // K
     if T == 1 and not is_causal:
         qg = q.reshape(B, K, G, h)
-        if mask is None and _use_flash_decode(qg, k):
+        if flash_decode and mask is None and _use_flash_decode(qg, k):
             y = torch.ops.aten._scaled_dot_product_flash_attention(qg, k, v)[0]
             return y.reshape(B, H, 1, h)
         y = F.scaled_dot_product_attention(qg, k, v, attn_mask=mask)
@@ -146,6 +161,7 @@ class Attention(nn.Module):
         q, kv = c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim
         self.wqkv = nn.Linear(c.d_model, q + 2 * kv, bias=False)  # q, k, v fused: one read
         self.wo = nn.Linear(q, c.d_model, bias=False)
+        self.flash_decode = False  # set by Decoder where the device has the flash kernel
 
     def forward(self, x, cos, sin, kv_fn: KVFn, layer: int) -> torch.Tensor:
         B, T, _ = x.shape
@@ -159,7 +175,7 @@ class Attention(nn.Module):
         k = qk[:, :, H:].transpose(1, 2)  # [B, K, T, h]
         v = qkv[:, :, H + K :].transpose(1, 2)
         keys, values, mask, is_causal = kv_fn(layer, k, v)
-        y = attention(q, keys, values, mask, is_causal)
+        y = attention(q, keys, values, mask, is_causal, flash_decode=self.flash_decode)
         return self.wo(y.transpose(1, 2).reshape(B, T, H * h))
 
 
@@ -245,6 +261,9 @@ class Decoder(nn.Module):
         self.device = next(self.parameters()).device
         self._init_weights(seed)
         self.requires_grad_(False)
+        flash = flash_decode_supported(self.device)
+        for block in self.layers:
+            block.attn.flash_decode = flash
         inv_freq = 1.0 / rope_theta ** (
             torch.arange(0, c.head_dim, 2, device=self.device).float() / c.head_dim
         )
@@ -487,10 +506,9 @@ class FastDecode:
         self._graph = None
         self._fn: Callable[..., torch.Tensor] = self.module
         if mode == "compiled":
-            # mode="reduce-overhead" is the option triton.cudagraphs; coordinate-descent tuning of
-            # the generated kernels is what gpt-fast adds (a longer compile, faster kernels).
-            options = {"triton.cudagraphs": True, "coordinate_descent_tuning": True}
-            self._fn = torch.compile(self.module, fullgraph=True, options=options)
+            # Coordinate-descent tuning of the generated kernels (gpt-fast's setting) was measured
+            # on an H200 and gained nothing overall (data/measurements/README.md): not used.
+            self._fn = torch.compile(self.module, mode="reduce-overhead", fullgraph=True)
         elif mode == "graph":
             self._capture()
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from tokenmath import cost as _cost
 from tokenmath.roofline import (
@@ -30,6 +31,7 @@ __all__ = [
     "cost_vs_batch",
     "cost_vs_context",
     "estimate_figure",
+    "measured_vs_roofline",
 ]
 
 
@@ -277,3 +279,52 @@ def estimate_figure(
         ax.legend(fontsize="small")
     fig.suptitle(f"{m.name} on {n_chips} x {a.name}, weights {weight_dtype}")
     return fig
+
+
+def measured_vs_roofline(
+    report: dict,
+    *,
+    mode: str = "graph",
+    contexts: Iterable[int] | None = None,
+    calibrated: bool = True,
+    ax: Axes | None = None,
+) -> Axes:
+    """Measured decode step time against batch, one colour per context, over its roofline.
+
+    ``report`` is a ``tokenmath bench`` report (``tokenmath.measurements.load(...)``). Markers:
+    the measured median step time; dashed: the datasheet roofline ``max(compute, memory)``;
+    dotted: the same roofline with the bandwidth and FLOP/s measured in that run.
+    """
+    from tokenmath.measurements import rows as _rows
+
+    data = _rows(report, mode=mode)
+    if not data:
+        raise ValueError(f"report has no measured rows in mode {mode!r}")
+    wanted = sorted({r["context"] for r in data}) if contexts is None else list(contexts)
+    ax = _axes(ax)
+    ms = 1e3
+    for i, s in enumerate(wanted):
+        pts = sorted((r for r in data if r["context"] == s), key=lambda r: r["batch"])
+        if not pts:
+            raise ValueError(f"report has no measured rows at context {s} in mode {mode!r}")
+        color = f"C{i}"
+        bs = [r["batch"] for r in pts]
+        ax.plot(bs, [r["step_time_s"] * ms for r in pts], "o-", color=color, label=f"S = {s}")
+        if pts[0].get("roofline_datasheet_s") is not None:
+            ax.plot(bs, [r["roofline_datasheet_s"] * ms for r in pts], "--", color=color)
+        if calibrated and pts[0].get("roofline_calibrated_s") is not None:
+            ax.plot(bs, [r["roofline_calibrated_s"] * ms for r in pts], ":", color=color)
+    ax.plot([], [], "k--", label="roofline, datasheet")
+    if calibrated:
+        ax.plot([], [], "k:", label="roofline, measured W and F")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
+    ax.set_xlabel("batch B (sequences)")
+    ax.set_ylabel("time per decode step (ms)")
+    name = report.get("device_info", {}).get("name", "?")
+    ax.set_title(f"{report.get('model', '?')} ({report.get('dtype', '?')}), {mode}, on {name}")
+    ax.legend(fontsize="small")
+    return ax

@@ -1,0 +1,135 @@
+"""data/measurements: every file records its machine, its derived numbers agree with its measured
+ones, and tokenmath.measurements loads them from a clone or (for Colab) from the repository."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import pytest
+from notebook_files import ROOT, config
+from tokenmath import hardware, measurements
+
+DATA = ROOT / "data" / "measurements"
+FILES = sorted(DATA.glob("*.json"))
+BENCH = [
+    p
+    for p in FILES
+    if "results" in json.loads(p.read_text()) and "modes" in json.loads(p.read_text())
+]
+
+
+def test_there_are_gpu_measurements():
+    assert any(p.name.startswith("NVIDIA-") for p in FILES)
+    assert BENCH
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_every_file_records_device_versions_and_date(path):
+    report = json.loads(path.read_text())
+    info = report["device_info"]
+    for key in ("name", "torch_version", "tokenmath_version", "date_utc"):
+        assert info.get(key), f"{path.name}: device_info lacks {key}"
+    assert report["results"], f"{path.name}: no results"
+    assert f"`{path.name}`" in (DATA / "README.md").read_text(), f"README does not list {path.name}"
+
+
+@pytest.mark.parametrize("path", BENCH, ids=[p.name for p in BENCH])
+def test_bench_rows_are_consistent_and_above_the_datasheet_roofline(path):
+    report = json.loads(path.read_text())
+    ds = report["datasheet"]
+    assert ds["hbm_bandwidth"] == hardware.get(ds["name"]).hbm_bandwidth
+    rows = measurements.rows(report)
+    assert rows
+    for r in rows:
+        assert r["step_time_s"] > 0 and r["p20_s"] <= r["step_time_s"] <= r["p80_s"]
+        assert r["bytes_read"] == r["weight_bytes"] + r["kv_bytes"]
+        assert math.isclose(
+            r["achieved_bandwidth"], r["bytes_read"] / r["step_time_s"], rel_tol=1e-9
+        )
+        assert math.isclose(
+            r["mbu_datasheet"], r["achieved_bandwidth"] / ds["hbm_bandwidth"], rel_tol=1e-9
+        )
+        # The datasheet roofline is a lower bound on every real step, and MBU stays below 1.
+        assert r["measured_over_predicted_datasheet"] > 1
+        assert 0 < r["mbu_datasheet"] < 1 and 0 < r["mbu_measured"] < 1
+
+
+def test_repository_url_matches_the_book_config():
+    repo = config()["repository"]
+    owner_name = repo["url"].removeprefix("https://github.com/")
+    assert measurements.REPOSITORY_RAW == (
+        f"https://raw.githubusercontent.com/{owner_name}/{repo['branch']}"
+    )
+
+
+def test_load_from_the_clone():
+    assert measurements.data_dir() == DATA
+    assert set(measurements.names()) == {p.stem for p in FILES}
+    name = BENCH[0].stem
+    assert measurements.load(name) == json.loads(BENCH[0].read_text())
+    assert measurements.load(name + ".json") == measurements.load(name)
+
+
+@pytest.mark.parametrize("bad", ["", "../README", "a/b", ".hidden", 3, None])
+def test_bad_names(bad):
+    with pytest.raises(ValueError, match="name must be"):
+        measurements.load(bad)
+
+
+def test_missing_name_lists_what_exists():
+    with pytest.raises(ValueError, match="available: .*NVIDIA-H200"):
+        measurements.load("no-such-run")
+
+
+def test_data_dir_from_environment(tmp_path, monkeypatch):
+    (tmp_path / "mine.json").write_text('{"results": [], "device_info": {}}')
+    monkeypatch.setenv("TOKENMATH_DATA", str(tmp_path))
+    assert measurements.names() == ["mine"]
+    assert measurements.load("mine")["results"] == []
+
+
+def test_download_without_a_clone(monkeypatch):
+    monkeypatch.setattr(measurements, "data_dir", lambda: None)
+    seen = []
+
+    def fake_urlopen(url, timeout):
+        seen.append(url)
+        return io.BytesIO(b'{"results": [1]}')
+
+    monkeypatch.setattr(measurements.urllib.request, "urlopen", fake_urlopen)
+    assert measurements.load("NVIDIA-H200")["results"] == [1]
+    assert seen == [f"{measurements.REPOSITORY_RAW}/data/measurements/NVIDIA-H200.json"]
+    with pytest.raises(ValueError, match="download=False"):
+        measurements.load("NVIDIA-H200", download=False)
+
+    def offline(url, timeout):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(measurements.urllib.request, "urlopen", offline)
+    with pytest.raises(RuntimeError, match="could not download .*network unreachable"):
+        measurements.load("NVIDIA-H200")
+
+
+def test_rows_filters_skipped_and_mode():
+    report = {
+        "results": [
+            {"batch": 1, "mode": "graph", "skipped": None},
+            {"batch": 2, "mode": "eager", "skipped": None},
+            {"batch": 3, "mode": "graph", "skipped": "does not fit"},
+        ]
+    }
+    assert [r["batch"] for r in measurements.rows(report)] == [1, 2]
+    assert [r["batch"] for r in measurements.rows(report, mode="graph")] == [1]
+    with pytest.raises(ValueError, match="tokenmath bench report"):
+        measurements.rows({"no": "results"})
+
+
+def test_module_does_not_import_torch_or_matplotlib():
+    import subprocess
+    import sys
+
+    code = "import sys, tokenmath.measurements; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
