@@ -15,7 +15,7 @@ import argparse
 import json
 
 import torch
-from tokenmath import calibrate, hardware, models, roofline
+from tokenmath import calibrate, models, roofline
 from tokenmath.bench import match_hardware
 from tokenmath.decoder import Decoder
 from tokenmath.timing import bench, device_info, resolve_device
@@ -75,5 +75,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    hardware.names()  # the catalog loads before any timing
     main()

@@ -455,7 +455,7 @@ class _DecodeStep(nn.Module):
             self.cache.write_at(i, k, v, input_pos)
             kv = self.cache.layers[i]
             # fixed: the step is at position n - 1, every key is valid and no mask is needed
-            # (SDPA can then use its flash/split-KV kernels); else mask keys after input_pos.
+            # (so the flash kernel, with its split-KV path, applies); else mask keys after input_pos.
             mask = None if self.fixed else self.key_pos[None, :] <= input_pos[:, None]
             return kv.k[:, :, :n], kv.v[:, :, :n], mask, False
 
