@@ -13,11 +13,7 @@ from tokenmath import hardware, measurements
 
 DATA = ROOT / "data" / "measurements"
 FILES = sorted(DATA.glob("*.json"))
-BENCH = [
-    p
-    for p in FILES
-    if "results" in json.loads(p.read_text()) and "modes" in json.loads(p.read_text())
-]
+BENCH = [p for p in FILES if {"results", "modes"} <= json.loads(p.read_text()).keys()]
 
 
 def test_there_are_gpu_measurements():
