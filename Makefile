@@ -39,7 +39,7 @@ test: $(STAMP)
 	echo "make test: all checks passed in $$(( $$(date +%s) - start )) s"
 
 lint: $(STAMP)
-	$(BIN)/ruff check lib tests
+	$(BIN)/ruff check lib tests scripts
 
 # The library's unit tests, the grading pipeline, and each exercise run with reference solutions.
 unit: $(STAMP)

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # One prepared run of every GPU measurement the library needs (issue 4), in stages ordered by
-# priority, each under a time limit, all inside one overall deadline. Results land in $OUT_DIR:
+# priority (the prefill and attention stages, already measured once, come last), each under a time
+# limit, all inside one overall deadline. Results land in $OUT_DIR:
 #   <gpu>.json                  eager vs graph, batches x contexts of the issue
 #   <gpu>-compiled.json         torch.compile(mode="reduce-overhead") at the issue's target points
 #   <gpu>-roofline-sweep.json   graph mode over batches 1..256 x contexts 512..32768
 #   <gpu>-prefill.json          no-cache forward passes (prefill / no-cache step) by prompt length
 #   <gpu>-attention.json        one-token attention over a long cache, several kernels
+#   <gpu>-matmul-shapes.json    each weight matrix of a step alone, batches 1..512
+#   <gpu>-profile.json          kernels per decode step, busy and idle GPU time, per mode
+#   <gpu>-compiled-variants.json  the compiled step under several Inductor settings
 #   tests.log                   the CUDA tests
 # Meant for a machine with an NVIDIA GPU and PyTorch already installed; uses lib/ uninstalled.
 #
-#   bash scripts/measure_gpu.sh                 # full run (about 5 minutes on an H200)
+#   bash scripts/measure_gpu.sh                 # full run (8 to 9 minutes on an H200; DEADLINE_S caps it)
 #   OUT_DIR=/tmp/x MODEL=tiny DEVICE=cpu BATCHES=1,2 CONTEXTS=16 ROOF_BATCHES=1 ROOF_CONTEXTS=16 \
-#     MODES=eager COMPILED_POINTS= PREFILL_LENGTHS=16 bash scripts/measure_gpu.sh   # CPU smoke test
+#     MODES=eager COMPILED_POINTS= PREFILL_LENGTHS=16 MATMUL_BATCHES=1,4 PROFILE_POINTS=1:16 \
+#     PROFILE_MODES=eager VARIANT_POINTS= bash scripts/measure_gpu.sh                # CPU smoke test
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD/lib${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
@@ -26,6 +31,11 @@ COMPILED_POINTS=${COMPILED_POINTS-1:512 64:2048 1:32768}   # batch:context
 ROOF_BATCHES=${ROOF_BATCHES:-1,4,16,64,256}
 ROOF_CONTEXTS=${ROOF_CONTEXTS:-512,2048,8192,32768}
 PREFILL_LENGTHS=${PREFILL_LENGTHS:-128,512,2048,8192}
+MATMUL_BATCHES=${MATMUL_BATCHES:-1,4,16,64,128,256,512}
+PROFILE_POINTS=${PROFILE_POINTS:-1:512,64:2048}
+PROFILE_MODES=${PROFILE_MODES:-eager,graph,compiled}
+VARIANT_POINTS=${VARIANT_POINTS-1:512}
+VARIANTS=${VARIANTS:-default,manual_graph,max_autotune_gemm,aggressive_fusion}
 DEADLINE_S=${DEADLINE_S:-540}   # no stage starts after this, and none runs past it
 mkdir -p "$OUT_DIR"
 
@@ -59,6 +69,14 @@ stage 120 "CUDA tests" bash -c "$PY -m pytest -q -x -p no:cacheprovider tests/te
   tests/test_calibrate.py tests/test_decoder.py tests/test_kvcache.py tests/test_bench.py \
   > '$OUT_DIR/tests.log' 2>&1; rc=\$?; tail -n 15 '$OUT_DIR/tests.log'; exit \$rc"
 
+stage 60 "matmul at the step's shapes: batches $MATMUL_BATCHES" \
+  $PY scripts/matmul_shapes.py --model "$MODEL" --device "$DEVICE" --batches "$MATMUL_BATCHES" \
+  --out "$OUT_DIR/$name-matmul-shapes.json"
+
+stage 180 "kernel profile: points $PROFILE_POINTS, modes $PROFILE_MODES" \
+  $PY scripts/profile_step.py --model "$MODEL" --device "$DEVICE" --points "$PROFILE_POINTS" \
+  --modes "$PROFILE_MODES" --out "$OUT_DIR/$name-profile.json"
+
 parts=()
 for point in $COMPILED_POINTS; do
   b=${point%%:*} s=${point##*:}
@@ -76,6 +94,10 @@ json.dump(merged, open(sys.argv[1], "w"), indent=2)
 EOF
   rm -f "$OUT_DIR"/compiled-*.part.json
 fi
+
+[ -n "$VARIANT_POINTS" ] && stage 200 "compiled variants at $VARIANT_POINTS: $VARIANTS" \
+  $PY scripts/compiled_variants.py --model "$MODEL" --device "$DEVICE" --points "$VARIANT_POINTS" \
+  --variants "$VARIANTS" --out "$OUT_DIR/$name-compiled-variants.json"
 
 stage 90 "no-cache forward passes: lengths $PREFILL_LENGTHS" \
   $PY scripts/measure_prefill.py --model "$MODEL" --device "$DEVICE" --lengths "$PREFILL_LENGTHS" \

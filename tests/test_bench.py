@@ -96,6 +96,62 @@ def test_run_tiny_on_cpu_writes_every_field(tmp_path, capsys):
         assert r["measured_over_predicted_calibrated"] == pytest.approx(
             r["step_time_s"] / r["roofline_calibrated_s"]
         )
+    # a fixed cost per step fitted on the 3 rows with the smallest calibrated roofline
+    fit = report["overhead_fit"]["eager"]
+    assert fit["n_fit"] == 3 and fit["overhead_s"] > 0, fit
+    assert sum(r["overhead_fit_point"] for r in rows) == 3
+    for r in rows:
+        assert r["roofline_calibrated_t0_s"] == pytest.approx(
+            r["roofline_calibrated_s"] + fit["overhead_s"]
+        )
+    assert "t0 (eager):" in printed and "fit" in printed
+
+
+def _report(rows, calibrated=True):
+    out = []
+    for b, s, t, roof in rows:
+        out.append(
+            dict(
+                batch=b,
+                context=s,
+                mode="graph",
+                skipped=None,
+                step_time_s=t,
+                roofline_calibrated_s=roof if calibrated else None,
+            )
+        )
+    out.append(dict(batch=512, context=512, mode="graph", skipped="does not fit"))
+    return {"results": out}
+
+
+def test_fit_overhead_on_the_smallest_calibrated_steps():
+    # calibrated roofline in ms, measured = roofline + 2 ms (+0.3 ms at the largest point)
+    rows = [(1, 512, 5.0e-3, 3.0e-3), (1, 2048, 5.1e-3, 3.1e-3), (4, 512, 5.2e-3, 3.2e-3)]
+    rows += [(64, 2048, 9.5e-3, 7.2e-3), (16, 512, 5.5e-3, 3.5e-3)]
+    report = _report(rows)
+    out = bench.fit_overhead(report)
+    fit = out["overhead_fit"]["graph"]
+    assert fit["overhead_s"] == pytest.approx(2e-3)
+    assert fit["points"] == [[1, 512], [1, 2048], [4, 512]] and fit["n_fit"] == 3
+    by = {(r["batch"], r["context"]): r for r in out["results"] if not r["skipped"]}
+    assert by[(64, 2048)]["roofline_calibrated_t0_s"] == pytest.approx(9.2e-3)
+    assert by[(64, 2048)]["measured_over_predicted_calibrated_t0"] == pytest.approx(9.5 / 9.2)
+    assert by[(16, 512)]["measured_over_predicted_calibrated_t0"] == pytest.approx(1.0)
+    assert [r["overhead_fit_point"] for r in by.values()] == [True, True, True, False, False]
+    assert "overhead_fit" not in report and "overhead_fit_point" not in report["results"][0]
+    one = bench.fit_overhead(report, n_fit=1)["overhead_fit"]["graph"]
+    assert one["points"] == [[1, 512]] and one["overhead_s"] == pytest.approx(2e-3)
+
+
+def test_fit_overhead_says_why_it_cannot_fit():
+    rows = [(1, 512, 5.0e-3, 3.0e-3)]
+    assert "calibrat" in bench.fit_overhead(_report(rows, False))["overhead_fit"]["graph"]["error"]
+    faster = bench.fit_overhead(_report([(1, 512, 2.0e-3, 3.0e-3)]))["overhead_fit"]["graph"]
+    assert "pessimistic" in faster["error"]
+    with pytest.raises(ValueError, match="n_fit"):
+        bench.fit_overhead(_report(rows), n_fit=0)
+    with pytest.raises(ValueError, match="report"):
+        bench.fit_overhead({"rows": []})
 
 
 def test_datasheet_fields_with_a_named_part(tmp_path):

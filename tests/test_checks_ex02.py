@@ -153,3 +153,35 @@ def test_score_counts_tasks(capsys):
     passed, total = ex.score()
     assert (passed, total) == (len(ex.TASKS) - 1, len(ex.TASKS))
     assert f"{passed}/{total} tasks passed" in capsys.readouterr().out
+
+
+def test_step_time_with_overhead_agrees_with_the_library():
+    from tokenmath import roofline
+
+    e = roofline.decode_step("llama-3-8b", "h200", 64, 2048, overhead_s=2e-3)
+    assert ex.step_time_with_overhead(
+        e.flops, e.bytes, 989e12, 4.8e12, 2e-3
+    ) == pytest.approx(e.time_s)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (lambda flops, bytes_read, peak_flops, bandwidth, overhead_s:
+         max(flops / peak_flops, bytes_read / bandwidth), "left out the fixed cost"),
+        (lambda flops, bytes_read, peak_flops, bandwidth, overhead_s:
+         max(flops / peak_flops, bytes_read / bandwidth, overhead_s), "not a third roof"),
+        (lambda flops, bytes_read, peak_flops, bandwidth, overhead_s:
+         flops / peak_flops + bytes_read / bandwidth + overhead_s, "overlap"),
+        (lambda flops, bytes_read, peak_flops, bandwidth, overhead_s:
+         max(flops / peak_flops, bytes_read / bandwidth + overhead_s), "memory term"),
+        # milliseconds instead of seconds: no known mistake, but still rejected
+        (lambda flops, bytes_read, peak_flops, bandwidth, overhead_s:
+         1e3 * (max(flops / peak_flops, bytes_read / bandwidth) + overhead_s), ""),
+    ],
+)
+def test_step_time_with_overhead_wrong_answers(wrong, hint):
+    if hint:
+        assert_rejected(ex.check_step_time_with_overhead, wrong, hint)
+    else:
+        assert not ex.check_step_time_with_overhead(wrong).passed

@@ -52,6 +52,21 @@ def test_bench_rows_are_consistent_and_above_the_datasheet_roofline(path):
         assert 0 < r["mbu_datasheet"] < 1 and 0 < r["mbu_measured"] < 1
 
 
+def test_h200_sweep_with_a_fixed_cost_per_step():
+    """Chapter 2 and data/measurements/README.md quote this: with t0 fitted on 3 points the
+    calibrated roofline is within 15 % of every graph-mode step up to batch 64, not at 256."""
+    from tokenmath import bench
+
+    report = bench.fit_overhead(measurements.load("NVIDIA-H200-roofline-sweep"))
+    assert report["overhead_fit"]["graph"]["overhead_s"] == pytest.approx(2.1e-3, abs=0.1e-3)
+    rows = measurements.rows(report, mode="graph")
+    small = [r for r in rows if r["batch"] <= 64]
+    assert len(small) == 15
+    assert all(0.85 <= r["measured_over_predicted_calibrated_t0"] <= 1.15 for r in small)
+    big = [r["measured_over_predicted_calibrated_t0"] for r in rows if r["batch"] == 256]
+    assert len(big) == 2 and min(big) > 1.3
+
+
 def test_repository_url_matches_the_book_config():
     repo = config()["repository"]
     owner_name = repo["url"].removeprefix("https://github.com/")

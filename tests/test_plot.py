@@ -136,7 +136,24 @@ def test_measured_vs_roofline(tmp_path):
     assert len(only.get_lines()) == 2 + 1
 
 
+def test_measured_vs_roofline_with_a_fixed_cost(tmp_path):
+    ax = plot.measured_vs_roofline(_bench_report(), overhead=True)
+    # per context: measured, datasheet, calibrated, calibrated + t0; three legend-only lines
+    assert len(ax.get_lines()) == 2 * 4 + 3
+    # measured = 2 + b ms, calibrated = 1.1 (1 + b) ms: t0 = mean over b = 1, 1, 4 at S = 512, 2048
+    t0_ms = sum(2 + b - 1.1 * (1 + b) for b in (1, 1, 4)) / 3
+    x, y = ax.get_lines()[3].get_data()
+    assert list(x) == [1, 4, 16] and y[0] == pytest.approx(1.1 * 2 + t0_ms)
+    assert f"t0 = {t0_ms:.2f} ms" in ax.get_legend_handles_labels()[1][-1]
+    assert _saved_png(ax.figure, tmp_path) == PNG_MAGIC
+
+
 def test_measured_vs_roofline_bad_input():
+    uncalibrated = _bench_report()
+    for r in uncalibrated["results"]:
+        r["roofline_calibrated_s"] = None
+    with pytest.raises(ValueError, match="no fixed cost per step"):
+        plot.measured_vs_roofline(uncalibrated, overhead=True)
     with pytest.raises(ValueError, match="mode 'compiled'"):
         plot.measured_vs_roofline(_bench_report(), mode="compiled")
     with pytest.raises(ValueError, match="context 999"):

@@ -19,6 +19,7 @@ from tokenmath.roofline import (
     balance_batch,
     critical_context,
     decode_step,
+    fit_overhead,
     generation,
     max_batch,
     mbu,
@@ -306,6 +307,49 @@ def test_estimate_properties():
     assert e.intensity == pytest.approx(e.flops / e.bytes)
     assert e.serial_s == e.compute_s + e.memory_s
     assert isinstance(e, StepEstimate)
+
+
+def test_overhead_adds_a_fixed_cost_per_step():
+    base = decode_step("llama-3-8b", "h200", 16, 2048)
+    t0 = 2.1e-3
+    e = decode_step("llama-3-8b", "h200", 16, 2048, overhead_s=t0)
+    assert e.time_s == pytest.approx(max(e.compute_s, e.memory_s) + t0)
+    assert e.time_s == pytest.approx(base.time_s + t0)
+    assert e.bound == base.bound and e.overhead_s == t0 and base.overhead_s == 0.0
+    assert e.tokens_per_s == pytest.approx(16 / e.time_s)
+    assert e.serial_s == pytest.approx(e.compute_s + e.memory_s + t0)
+    args = (e.flops, e.weight_bytes, e.kv_bytes, hardware.get("h200").flops["bf16"], 4.8e12)
+    assert step_time(*args, overhead_s=t0) == pytest.approx(e.time_s)
+    assert step_time(*args, separate_kv=True, overhead_s=t0) == pytest.approx(
+        e.kv_s + max(e.compute_s, e.weight_s) + t0
+    )
+    for bad in (-1e-3, float("nan"), "1ms"):
+        with pytest.raises(ValueError, match="overhead_s"):
+            decode_step("llama-3-8b", "h200", 1, 512, overhead_s=bad)
+
+
+def test_fit_overhead_is_the_mean_offset():
+    assert fit_overhead([1.0, 2.0, 3.0], [1.5, 2.5, 3.5]) == pytest.approx(0.5)
+    assert fit_overhead((2e-3,), (5e-3,)) == pytest.approx(3e-3)
+    # least squares for a constant offset: the mean, not the median
+    assert fit_overhead([1.0, 1.0, 1.0], [1.1, 1.2, 1.6]) == pytest.approx(0.3)
+    assert fit_overhead([1.0], [1.0]) == 0.0
+
+
+@pytest.mark.parametrize(
+    "pred, meas, word",
+    [
+        ([], [], "non-empty"),
+        ([1.0, 2.0], [1.0], "equal length"),
+        ([1.0], [0.0], "measured_s"),
+        ([float("nan")], [1.0], "predicted_s"),
+        (3.0, 4.0, "sequences"),
+        ([2.0, 2.0], [1.0, 1.5], "pessimistic"),
+    ],
+)
+def test_fit_overhead_rejects_bad_input(pred, meas, word):
+    with pytest.raises(ValueError, match=word):
+        fit_overhead(pred, meas)
 
 
 # ----------------------------------------------------------------------------- properties

@@ -14,6 +14,11 @@ matched from the device name, or ``--hardware``) and against the copy bandwidth 
 for the datasheet and the calibrated accelerator; ``measured / predicted`` should be >= 1 for the
 datasheet (a lower bound) and close to 1 for the calibrated one.
 
+A step also pays a fixed cost ``t0`` (kernel launches, ramp-up and tails) that no byte count sees.
+:func:`fit_overhead` fits it per mode on the ``n_fit`` (default 3) steps with the smallest
+calibrated roofline and adds ``roofline_calibrated_t0_s = roofline_calibrated_s + t0`` and its
+``measured / predicted`` to every row; the fit points are marked, since they agree by construction.
+
 torch is imported inside :func:`run`, so that ``tokenmath --help`` stays instant.
 """
 
@@ -27,7 +32,7 @@ import re
 import sys
 from typing import Any
 
-__all__ = ["add_arguments", "run", "match_hardware", "weight_bytes_read"]
+__all__ = ["add_arguments", "run", "match_hardware", "weight_bytes_read", "fit_overhead"]
 
 MODES = ("eager", "graph", "compiled")
 
@@ -185,6 +190,55 @@ def _estimate(config, hw, batch: int, context: int, dtype: str):
         return roofline.decode_step(config, hw, batch, context, weight_dtype=dtype)
     except ValueError:
         return None
+
+
+def fit_overhead(report: dict[str, Any], *, n_fit: int = 3) -> dict[str, Any]:
+    """A copy of a bench ``report`` with a fixed cost per step ``t0`` fitted for each mode.
+
+    For each mode, ``t0 = mean(t_meas - t_cal)`` (:func:`tokenmath.roofline.fit_overhead`) over
+    the ``n_fit`` measured rows with the smallest calibrated roofline time (the smallest batches
+    and contexts: memory-bound, where ``t0`` weighs most). Every measured row of the mode gets
+    ``roofline_calibrated_t0_s``, ``measured_over_predicted_calibrated_t0`` and
+    ``overhead_fit_point`` (True for the rows ``t0`` was fitted on). ``report["overhead_fit"]``
+    maps each mode to ``{"overhead_s", "n_fit", "points": [[B, S], ...]}``, or to ``{"error"}``
+    when no fit is possible (no calibration, or measured steps faster than the roofline).
+    """
+    from tokenmath import roofline
+
+    if isinstance(n_fit, bool) or not isinstance(n_fit, int) or n_fit < 1:
+        raise ValueError(f"n_fit must be a positive integer, got {n_fit!r}")
+    if not isinstance(report, dict) or not isinstance(report.get("results"), list):
+        raise ValueError("report must be a tokenmath bench report (a dict with 'results')")
+    out = dict(report)
+    out["results"] = [dict(r) for r in report["results"]]
+    fits: dict[str, Any] = {}
+    measured = [r for r in out["results"] if not r.get("skipped")]
+    for mode in dict.fromkeys(r["mode"] for r in measured):
+        rows = [r for r in measured if r["mode"] == mode]
+        if any(r.get("roofline_calibrated_s") is None for r in rows):
+            fits[mode] = {"error": "no calibrated roofline (run with --calibrate quick or full)"}
+            continue
+        fit = sorted(rows, key=lambda r: (r["roofline_calibrated_s"], r["batch"], r["context"]))
+        fit = fit[:n_fit]
+        try:
+            t0 = roofline.fit_overhead(
+                [r["roofline_calibrated_s"] for r in fit], [r["step_time_s"] for r in fit]
+            )
+        except ValueError as exc:
+            fits[mode] = {"error": str(exc)}
+            continue
+        fits[mode] = {
+            "overhead_s": t0,
+            "n_fit": len(fit),
+            "points": [[r["batch"], r["context"]] for r in fit],
+        }
+        for r in rows:
+            predicted = r["roofline_calibrated_s"] + t0
+            r["roofline_calibrated_t0_s"] = predicted
+            r["measured_over_predicted_calibrated_t0"] = r["step_time_s"] / predicted
+            r["overhead_fit_point"] = any(r is f for f in fit)
+    out["overhead_fit"] = fits
+    return out
 
 
 # ----------------------------------------------------------------------------- run
@@ -374,7 +428,15 @@ def _run(args: argparse.Namespace) -> int:
         report["results"].append(row)
     bar.close()
 
+    if measured:
+        report = fit_overhead(report)
     _print_table(report["results"], say)
+    for mode, fit in report.get("overhead_fit", {}).items():
+        if "overhead_s" in fit:
+            pts = ", ".join(f"B={b} S={s}" for b, s in fit["points"])
+            say(f"t0 ({mode}): {fit['overhead_s'] * 1e3:.3f} ms per step, fitted on {pts}")
+        else:
+            say(f"t0 ({mode}): not fitted: {fit['error']}")
     _write_json(args.json, report)
     return 0 if measured else 1
 
@@ -393,11 +455,12 @@ def _print_table(rows: list[dict[str, Any]], say) -> None:
         "roof cal ms",
         "meas/ds",
         "meas/cal",
+        "meas/(cal+t0)",
     ]
     lines = []
     for r in rows:
         if r.get("skipped"):
-            lines.append([str(r["batch"]), str(r["context"]), r["mode"], "skipped"] + [""] * 8)
+            lines.append([str(r["batch"]), str(r["context"]), r["mode"], "skipped"] + [""] * 9)
             continue
         lines.append(
             [
@@ -413,6 +476,9 @@ def _print_table(rows: list[dict[str, Any]], say) -> None:
                 _fmt(r["roofline_calibrated_s"], 1e3, ".3f"),
                 _fmt(r["measured_over_predicted_datasheet"]),
                 _fmt(r["measured_over_predicted_calibrated"]),
+                "fit"
+                if r.get("overhead_fit_point")
+                else _fmt(r.get("measured_over_predicted_calibrated_t0")),
             ]
         )
     widths = [
@@ -421,7 +487,10 @@ def _print_table(rows: list[dict[str, Any]], say) -> None:
     say("  ".join(h.rjust(w) for h, w in zip(head, widths)))
     for x in lines:
         say("  ".join(c.rjust(w) for c, w in zip(x, widths)).rstrip())
-    say("MBU in %; ds = datasheet, meas/cal = measured copy bandwidth; roof = roofline step time")
+    say(
+        "MBU in %; ds = datasheet, meas/cal = measured copy bandwidth; roof = roofline step time; "
+        "t0 = fixed cost per step fitted on the rows marked 'fit'"
+    )
 
 
 def _write_json(path: str | None, report: dict[str, Any]) -> None:

@@ -287,16 +287,27 @@ def measured_vs_roofline(
     mode: str = "graph",
     contexts: Iterable[int] | None = None,
     calibrated: bool = True,
+    overhead: bool = False,
     ax: Axes | None = None,
 ) -> Axes:
     """Measured decode step time against batch, one colour per context, over its roofline.
 
     ``report`` is a ``tokenmath bench`` report (``tokenmath.measurements.load(...)``). Markers:
     the measured median step time; dashed: the datasheet roofline ``max(compute, memory)``;
-    dotted: the same roofline with the bandwidth and FLOP/s measured in that run.
+    dotted: the same roofline with the bandwidth and FLOP/s measured in that run;
+    ``overhead=True`` adds, dash-dotted, that roofline plus the fixed cost per step ``t0`` fitted
+    by :func:`tokenmath.bench.fit_overhead` (fitted here if the report does not have it yet).
     """
     from tokenmath.measurements import rows as _rows
 
+    if overhead:
+        from tokenmath.bench import fit_overhead
+
+        if mode not in report.get("overhead_fit", {}):
+            report = fit_overhead(report)
+        fit = report["overhead_fit"].get(mode, {})
+        if "overhead_s" not in fit:
+            raise ValueError(f"no fixed cost per step in mode {mode!r}: {fit.get('error', '?')}")
     data = _rows(report, mode=mode)
     if not data:
         raise ValueError(f"report has no measured rows in mode {mode!r}")
@@ -314,9 +325,14 @@ def measured_vs_roofline(
             ax.plot(bs, [r["roofline_datasheet_s"] * ms for r in pts], "--", color=color)
         if calibrated and pts[0].get("roofline_calibrated_s") is not None:
             ax.plot(bs, [r["roofline_calibrated_s"] * ms for r in pts], ":", color=color)
+        if overhead:
+            ax.plot(bs, [r["roofline_calibrated_t0_s"] * ms for r in pts], "-.", color=color)
     ax.plot([], [], "k--", label="roofline, datasheet")
     if calibrated:
         ax.plot([], [], "k:", label="roofline, measured W and F")
+    if overhead:
+        t0_ms = fit["overhead_s"] * ms
+        ax.plot([], [], "k-.", label=f"measured W and F, + t0 = {t0_ms:.2f} ms")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     plain = FuncFormatter(lambda v, _: f"{v:g}")

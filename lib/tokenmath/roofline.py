@@ -17,9 +17,11 @@ One decode step (ideal overlap of compute and memory traffic, no communication):
 ``time_s`` is the roofline *lower bound*; ``compute_s + memory_s`` (no overlap at all) is an upper
 bound at most twice as large.
 
-Quantized weights usually compute in bf16 (the int4/int8 values are dequantized on the fly): pass
-``weight_dtype="int8", compute_dtype="bf16"``. ``compute_dtype`` defaults to ``weight_dtype``, and a
-part without FLOP/s for it (int4 on most GPUs, bf16 on a T4) raises the hardware's ``ValueError``.
+A real step also pays a fixed cost ``t0`` that no byte or FLOP count sees: hundreds of kernels, each
+with its launch, ramp-up and tail. ``overhead_s=t0`` adds it, ``time_s = max(...) + t0``, and
+:func:`fit_overhead` fits it on a few measured steps. With measured ``F`` and ``W`` this is the
+calibrated roofline ``max(C / F_meas, M / W_meas) + t0``: measured ceilings plus an overhead term,
+the correction kipply's "Transformer Inference Arithmetic" applies to a pure roofline.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ __all__ = [
     "max_batch",
     "mbu",
     "mfu",
+    "fit_overhead",
 ]
 
 
@@ -127,9 +130,10 @@ def _peak(a: Accelerator, compute_dtype: str, weight_dtype: str) -> float:
 class StepEstimate:
     """One roofline step: its work, its traffic, and the time each takes.
 
-    ``time_s = max(compute_s, memory_s)`` with ``memory_s = weight_s + kv_s``; ``bound`` names the
-    larger term. ``tokens`` counts tokens the step handles: ``B`` for a decode step (one new token
-    per sequence), ``B * T`` for a prefill of ``T`` prompt tokens. ``tokens_per_s = tokens / time_s``.
+    ``time_s = max(compute_s, memory_s) + overhead_s`` with ``memory_s = weight_s + kv_s``;
+    ``bound`` names the larger of compute and memory. ``tokens`` counts tokens the step handles:
+    ``B`` for a decode step (one new token per sequence), ``B * T`` for a prefill of ``T`` prompt
+    tokens. ``tokens_per_s = tokens / time_s``.
     Times are wall-clock for the ``n_chips`` chips together; bytes and FLOPs are totals over them.
     """
 
@@ -148,6 +152,7 @@ class StepEstimate:
     context: int = 0
     n_chips: int = 1
     phase: str = "decode"
+    overhead_s: float = 0.0
 
     @property
     def bytes(self) -> float:
@@ -161,8 +166,8 @@ class StepEstimate:
 
     @property
     def serial_s(self) -> float:
-        """No-overlap upper bound ``compute_s + memory_s`` (at most ``2 * time_s``)."""
-        return self.compute_s + self.memory_s
+        """No-overlap upper bound ``compute_s + memory_s + overhead_s`` (at most ``2 * time_s``)."""
+        return self.compute_s + self.memory_s + self.overhead_s
 
     @property
     def time_per_token_s(self) -> float:
@@ -183,11 +188,12 @@ def step_from_counts(
     n_chips: int = 1,
     mfu: float = 1.0,
     phase: str = "decode",
+    overhead_s: float = 0.0,
 ) -> StepEstimate:
     """Build a :class:`StepEstimate` from raw counts (per-chip ``peak_flops`` and ``bandwidth``).
 
     ``compute_s = flops / (n_chips * peak_flops * mfu)``; ``weight_s``, ``kv_s`` divide by
-    ``n_chips * bandwidth``; ``time_s = max(compute_s, weight_s + kv_s)``.
+    ``n_chips * bandwidth``; ``time_s = max(compute_s, weight_s + kv_s) + overhead_s``.
     """
     flops = _finite(flops, "flops", nonneg=True)
     weight_bytes = _finite(weight_bytes, "weight_bytes", nonneg=True)
@@ -199,13 +205,14 @@ def step_from_counts(
     context = _nonneg_int(context, "context")
     n_chips = _positive_int(n_chips, "n_chips")
     mfu = _fraction(mfu, "mfu")
+    overhead_s = _finite(overhead_s, "overhead_s", nonneg=True)
     compute_s = flops / (n_chips * peak_flops * mfu)
     weight_s = weight_bytes / (n_chips * bandwidth)
     kv_s = kv_bytes / (n_chips * bandwidth)
     memory_s = weight_s + kv_s
-    time_s = max(compute_s, memory_s)
-    if time_s <= 0:
+    if max(compute_s, memory_s) <= 0:
         raise ValueError("flops, weight_bytes and kv_bytes are all zero: the step takes no time")
+    time_s = max(compute_s, memory_s) + overhead_s
     return StepEstimate(
         flops=flops,
         weight_bytes=weight_bytes,
@@ -222,6 +229,7 @@ def step_from_counts(
         context=context,
         n_chips=n_chips,
         phase=phase,
+        overhead_s=overhead_s,
     )
 
 
@@ -234,17 +242,21 @@ def step_time(
     *,
     n_chips: int = 1,
     separate_kv: bool = False,
+    overhead_s: float = 0.0,
 ) -> float:
     """Step time in seconds from raw counts (the exercise-sized version of :func:`decode_step`).
 
     Default (full overlap): ``max(flops / (n F), (weight_bytes + kv_bytes) / (n W))``.
     ``separate_kv=True`` is the scaling-book "general step time": attention reads the KV cache in
     its own memory-bound kernels that do not overlap the matmuls, so
-    ``kv_bytes / (n W) + max(flops / (n F), weight_bytes / (n W))``.
+    ``kv_bytes / (n W) + max(flops / (n F), weight_bytes / (n W))``. ``overhead_s`` (``t0``) is
+    added to either.
     """
-    est = step_from_counts(flops, weight_bytes, kv_bytes, peak_flops, bandwidth, n_chips=n_chips)
+    est = step_from_counts(
+        flops, weight_bytes, kv_bytes, peak_flops, bandwidth, n_chips=n_chips, overhead_s=overhead_s
+    )
     if separate_kv:
-        return est.kv_s + max(est.compute_s, est.weight_s)
+        return est.kv_s + max(est.compute_s, est.weight_s) + est.overhead_s
     return est.time_s
 
 
@@ -261,11 +273,13 @@ def decode_step(
     kv_dtype: str | None = None,
     compute_dtype: str | None = None,
     n_chips: int = 1,
+    overhead_s: float = 0.0,
 ) -> StepEstimate:
     """One decode step of ``B`` sequences, each attending to ``S`` cached tokens.
 
     ``flops = B * flops_per_token(S)``; ``weight_bytes = decode_weight_params(B) * b_w``;
-    ``kv_bytes = B * S * k_B``; ``time_s = max(flops / (n F), (weight_bytes + kv_bytes) / (n W))``.
+    ``kv_bytes = B * S * k_B``; ``time_s = max(flops / (n F), (weight_bytes + kv_bytes) / (n W))
+    + t0`` with ``t0 = overhead_s`` (default 0: the pure roofline; see :func:`fit_overhead`).
     ``kv_dtype`` and ``compute_dtype`` default to ``weight_dtype``.
     """
     m, a = _model(model), _hw(hw)
@@ -282,7 +296,38 @@ def decode_step(
         batch=batch,
         context=context,
         n_chips=n_chips,
+        overhead_s=overhead_s,
     )
+
+
+def fit_overhead(predicted_s, measured_s) -> float:
+    """The fixed cost per step ``t0`` that best fits measured steps to a roofline, in seconds.
+
+    Least squares for a constant offset: ``t0 = mean(t_meas - t_roof)`` over the points given
+    (fit it on a few points, e.g. the 3 smallest steps, and predict the rest). A negative mean
+    means the roofline is already slower than the measurement there; ``t0`` cannot be negative,
+    so that raises ``ValueError`` instead of hiding it.
+    """
+    try:
+        pred, meas = list(predicted_s), list(measured_s)
+    except TypeError:
+        raise ValueError(
+            "predicted_s and measured_s must be sequences of times in seconds"
+        ) from None
+    if not pred or len(pred) != len(meas):
+        raise ValueError(
+            f"predicted_s and measured_s must be non-empty and of equal length, got "
+            f"{len(pred)} and {len(meas)}"
+        )
+    pred = [_finite(p, "predicted_s", positive=True) for p in pred]
+    meas = [_finite(m, "measured_s", positive=True) for m in meas]
+    t0 = math.fsum(m - p for m, p in zip(meas, pred)) / len(pred)
+    if t0 < 0:
+        raise ValueError(
+            f"measured_s is below predicted_s by {-t0:.3g} s on average: the roofline is "
+            "pessimistic there, and a fixed cost per step cannot be negative"
+        )
+    return t0
 
 
 # ----------------------------------------------------------------------------- prefill

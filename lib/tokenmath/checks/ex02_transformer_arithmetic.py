@@ -1,8 +1,10 @@
-"""Checks for ``exercises/02_transformer_arithmetic``: parameters, KV bytes, FLOPs, experts.
+"""Checks for ``exercises/02_transformer_arithmetic``: parameters, KV bytes, FLOPs, experts,
+attention's share, and a step's time with a fixed cost.
 
 Symbols: ``L`` layers, ``d`` model width, ``H`` query heads, ``K`` KV heads, ``h`` head dim,
 ``f`` MLP hidden size, ``V`` vocabulary, ``S`` context, ``E`` routed experts, ``k`` top-k,
-``B`` batch, ``b`` bytes per element, ``N`` parameters.
+``B`` batch, ``b`` bytes per element, ``N`` parameters, ``C`` FLOPs and ``M`` bytes of a step,
+``F`` FLOP/s, ``W`` bytes/s, ``t0`` fixed cost per step.
 """
 
 from __future__ import annotations
@@ -10,7 +12,15 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from tokenmath.checks._grading import Case, CheckResult, Mistake, Task, report, run_task
+from tokenmath.checks._grading import (
+    Case,
+    CheckResult,
+    Mistake,
+    Task,
+    log_uniform,
+    report,
+    run_task,
+)
 from tokenmath.checks._grading import score as _score
 
 EXERCISE = "02_transformer_arithmetic"
@@ -60,6 +70,13 @@ def attention_to_matmul_ratio(
     attention = 4.0 * context * n_heads * head_dim
     matmul = 2.0 * (2 * d_model * head_dim * (n_heads + n_kv_heads) + 3 * d_model * d_ff)
     return attention / matmul
+
+
+def step_time_with_overhead(
+    flops: float, bytes_read: float, peak_flops: float, bandwidth: float, overhead_s: float
+) -> float:
+    """Roofline plus a fixed cost per step: ``max(C / F, M / W) + t0``."""
+    return max(flops / peak_flops, bytes_read / bandwidth) + overhead_s
 
 
 # Random inputs -------------------------------------------------------------------------------
@@ -119,6 +136,21 @@ def _random_experts(rng: random.Random) -> dict[str, int]:
 
 def _random_ratio(rng: random.Random) -> dict[str, int]:
     return {**_random_shape(rng), "context": rng.choice([1, 512, 4096, 32768, 131072])}
+
+
+def _random_step(rng: random.Random) -> dict[str, float]:
+    peak = rng.choice([65e12, 312e12, 989e12, 1979e12])
+    bandwidth = rng.choice([320e9, 2.0e12, 3.35e12, 4.8e12])
+    ridge = peak / bandwidth
+    nbytes = log_uniform(rng, 0.1e9, 200e9)
+    # intensity from far below to far above the ridge, so both roofs bind in some cases
+    return {
+        "flops": nbytes * ridge * rng.choice([0.01, 0.3, 0.9, 1.1, 3.0, 20.0]),
+        "bytes_read": nbytes,
+        "peak_flops": peak,
+        "bandwidth": bandwidth,
+        "overhead_s": rng.choice([0.0, 20e-6, 1e-3, 2e-3, 5e-3]) * rng.uniform(0.5, 1.5),
+    }
 
 
 # Tasks ---------------------------------------------------------------------------------------
@@ -344,8 +376,55 @@ ATTENTION_TO_MATMUL_RATIO = Task(
     random_cases=_random_ratio,
 )
 
+# The H200 run of data/measurements/NVIDIA-H200-roofline-sweep.json, batch 1 at S = 512, graph
+# mode: 15.08 GB read, 1.53e10 FLOPs, measured 773 TFLOP/s and 4.25 TB/s, t0 fitted at 2.12 ms.
+_H200_B1 = {"flops": 1.528e10, "bytes_read": 15.077e9, "peak_flops": 773.2e12,
+            "bandwidth": 4.252e12, "overhead_s": 2.12e-3}
+# Batch 256 at S = 512 on the same card: 5.1 ms of compute against 7.6 ms of memory traffic.
+_H200_B256 = {"flops": 256 * 1.528e10, "bytes_read": 32.23e9, "peak_flops": 773.2e12,
+              "bandwidth": 4.252e12, "overhead_s": 2.12e-3}
+
+STEP_TIME_WITH_OVERHEAD = Task(
+    name="step_time_with_overhead",
+    reference=step_time_with_overhead,
+    cases=[
+        Case(_H200_B1),
+        Case(_H200_B256),
+        # A 1B-parameter model in bf16 at batch 1 reads about 2.5 GB: 0.75 ms at 3.35 TB/s, less
+        # than its fixed cost.
+        Case({"flops": 2.5e9, "bytes_read": 2.5e9, "peak_flops": 989e12, "bandwidth": 3.35e12,
+              "overhead_s": 1.5e-3}),
+        # Compute-bound: 2e15 FLOPs at 989 TFLOP/s take 2.02 s, 1 GB at 3.35 TB/s 0.3 ms.
+        Case({"flops": 2e15, "bytes_read": 1e9, "peak_flops": 989e12, "bandwidth": 3.35e12,
+              "overhead_s": 1e-3}, expected=2e15 / 989e12 + 1e-3, rtol=1e-9,
+             source="arithmetic: H100 SXM datasheet, 989 TFLOP/s bf16 dense, 3.35 TB/s"),
+    ],
+    mistakes=[
+        Mistake(lambda flops, bytes_read, peak_flops, bandwidth, overhead_s:
+                max(flops / peak_flops, bytes_read / bandwidth),
+                "you left out the fixed cost: add overhead_s (t0) to the roofline time."),
+        Mistake(lambda flops, bytes_read, peak_flops, bandwidth, overhead_s:
+                max(flops / peak_flops, bytes_read / bandwidth, overhead_s),
+                "t0 is not a third roof: the step pays it on top of the time its bytes and "
+                "FLOPs take. Add it after the max."),
+        Mistake(lambda flops, bytes_read, peak_flops, bandwidth, overhead_s:
+                flops / peak_flops + bytes_read / bandwidth + overhead_s,
+                "in the roofline compute and memory traffic overlap: take the max of C/F and "
+                "M/W (not their sum), then add t0."),
+        Mistake(lambda flops, bytes_read, peak_flops, bandwidth, overhead_s:
+                max(flops / peak_flops, bytes_read / bandwidth + overhead_s),
+                "t0 is paid whichever roof binds: add it to the max, not to the memory term "
+                "alone."),
+        Mistake(lambda flops, bytes_read, peak_flops, bandwidth, overhead_s:
+                max(flops / peak_flops + overhead_s, bytes_read / bandwidth),
+                "t0 is paid whichever roof binds: add it to the max, not to the compute term "
+                "alone."),
+    ],
+    random_cases=_random_step,
+)
+
 TASKS = [PARAM_COUNT, KV_BYTES_PER_TOKEN, FLOPS_PER_TOKEN, EXPECTED_EXPERTS_TOUCHED,
-         ATTENTION_TO_MATMUL_RATIO]
+         ATTENTION_TO_MATMUL_RATIO, STEP_TIME_WITH_OVERHEAD]
 SOLUTIONS: dict[str, Callable[..., float]] = {t.name: t.reference for t in TASKS}
 
 
@@ -375,6 +454,11 @@ def check_attention_to_matmul_ratio(fn: Callable[..., float] | None = None) -> C
     """Check ``attention_to_matmul_ratio(d_model, n_heads, n_kv_heads, head_dim, d_ff,
     context)``."""
     return report(run_task(EXERCISE, ATTENTION_TO_MATMUL_RATIO, fn))
+
+
+def check_step_time_with_overhead(fn: Callable[..., float] | None = None) -> CheckResult:
+    """Check ``step_time_with_overhead(flops, bytes_read, peak_flops, bandwidth, overhead_s)``."""
+    return report(run_task(EXERCISE, STEP_TIME_WITH_OVERHEAD, fn))
 
 
 def score() -> tuple[int, int]:

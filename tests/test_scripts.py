@@ -1,0 +1,153 @@
+"""scripts/: the GPU measurement helpers run on a CPU with a tiny preset, and their summaries add up."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+import torch
+from notebook_files import ROOT
+from tokenmath import models
+
+SCRIPTS = ROOT / "scripts"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(script: str, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "lib"))
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / script), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_matmul_shapes_are_the_decoders_matrices():
+    shapes = _load("matmul_shapes").shapes(models.get("llama-3-8b"))
+    assert shapes == {
+        "wqkv": (4096 + 2 * 1024, 4096),
+        "wo": (4096, 4096),
+        "w13": (2 * 14336, 4096),
+        "w2": (4096, 14336),
+        "lm_head": (128256, 4096),
+    }
+
+
+def test_matmul_shapes_on_cpu(tmp_path):
+    out = tmp_path / "m.json"
+    done = _run(
+        "matmul_shapes.py",
+        "--model",
+        "tiny",
+        "--batches",
+        "1,4",
+        "--reps",
+        "3",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["device_info"]["kind"] == "cpu" and report["calibration"]["copy_bandwidth"] > 0
+    rows = report["results"]
+    assert len(rows) == 5 * 2
+    for r in rows:
+        assert r["flops"] == 2 * r["batch"] * r["d_in"] * r["d_out"]
+        assert r["bytes"] == 4 * (r["d_in"] * r["d_out"] + r["batch"] * (r["d_in"] + r["d_out"]))
+        assert r["achieved_flops"] == pytest.approx(r["flops"] / r["time_s"])
+        assert r["roofline_datasheet_s"] is None and r["roofline_calibrated_s"] > 0
+
+
+def _kernel(name: str, start: float, end: float):
+    interval = SimpleNamespace(start=start, end=end, elapsed_us=lambda: end - start)
+    return SimpleNamespace(
+        name=name, device_type=torch.autograd.DeviceType.CUDA, time_range=interval
+    )
+
+
+def test_profile_groups_and_gpu_summary():
+    prof = _load("profile_step")
+    assert prof.group("sm90_xmma_gemm_bf16bf16_bf16f32") == "matmul"
+    assert prof.group("nvjet_hsh_64x8_64x16_2x1_v_bz_splitK_TNT") == "matmul"
+    assert prof.group("pytorch_flash::flash_fwd_splitkv_kernel") == "attention"
+    assert prof.group("Memcpy DtoD (Device -> Device)") == "memory"
+    assert prof.group("triton_red_fused__to_copy_add_mean_mul_pow_rsqrt_0") == "other"
+    cpu_op = SimpleNamespace(name="aten::mm", device_type=torch.autograd.DeviceType.CPU)
+    # two steps: 10 us gemm, 2 us gap, 3 us norm, 1 us gap, 4 us flash; then the same again
+    events = [cpu_op]
+    for t in (0.0, 100.0):
+        events += [
+            _kernel("gemv_kernel", t, t + 10),
+            _kernel("rms_norm_kernel", t + 12, t + 15),
+            _kernel("flash_fwd_splitkv_kernel", t + 16, t + 20),
+        ]
+    s = prof._gpu_summary(events, steps=2)
+    assert s["kernels_per_step"] == 3
+    assert s["busy_s_per_step"] == pytest.approx(17e-6)
+    assert s["span_s_per_step"] == pytest.approx(60e-6)  # 0 .. 120 us over two steps
+    assert s["idle_s_per_step"] == pytest.approx(43e-6)
+    assert s["groups"]["matmul"] == {"kernels_per_step": 1, "time_s_per_step": pytest.approx(10e-6)}
+    assert [k["name"] for k in s["top_kernels"]] == [
+        "gemv_kernel",
+        "flash_fwd_splitkv_kernel",
+        "rms_norm_kernel",
+    ]
+    assert prof._gpu_summary([cpu_op], steps=1) == {"kernels_per_step": 0}
+
+
+def test_profile_step_on_cpu_counts_operators(tmp_path):
+    out = tmp_path / "p.json"
+    done = _run(
+        "profile_step.py",
+        "--model",
+        "tiny",
+        "--modes",
+        "eager",
+        "--points",
+        "1:16,2:8",
+        "--steps",
+        "2",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = json.loads(out.read_text())["results"]
+    assert [(r["mode"], r["batch"], r["context"]) for r in rows] == [
+        ("eager", 1, 16),
+        ("eager", 2, 8),
+    ]
+    for r in rows:
+        assert "error" not in r, r
+        # at least one linear per weight matrix per layer (4) plus the LM head
+        assert r["aten_ops_per_step"] >= 4 * models.get("tiny").n_layers + 1
+
+
+def test_compiled_variants_name_real_inductor_settings():
+    import torch._inductor.config as inductor_config
+
+    variants = _load("compiled_variants").VARIANTS
+    assert "default" in variants and variants["default"] == ({}, "trees")
+    for name, (settings, replay) in variants.items():
+        assert replay in ("trees", "manual"), name
+        for key in settings:
+            assert hasattr(inductor_config, key), f"{name}: no Inductor setting {key}"
+    done = _run("compiled_variants.py", "--variants", "default,warp_speed", "--out", "/dev/null")
+    assert done.returncode != 0 and "unknown ['warp_speed']" in done.stderr
