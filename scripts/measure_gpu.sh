@@ -105,4 +105,5 @@ stage 90 "no-cache forward passes: lengths $PREFILL_LENGTHS" \
 [ "$DEVICE" = cuda ] && stage 150 "decode attention variants" \
   $PY scripts/attention_variants.py --out "$OUT_DIR/$name-attention.json"
 ls -l "$OUT_DIR"
+$PY scripts/targets.py "$OUT_DIR" --gpu "$name" || true   # issue 4's targets, from the files above
 echo "total ${SECONDS} s"

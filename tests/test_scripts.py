@@ -151,3 +151,12 @@ def test_compiled_variants_name_real_inductor_settings():
             assert hasattr(inductor_config, key), f"{name}: no Inductor setting {key}"
     done = _run("compiled_variants.py", "--variants", "default,warp_speed", "--out", "/dev/null")
     assert done.returncode != 0 and "unknown ['warp_speed']" in done.stderr
+
+
+def test_targets_table_from_the_stored_h200_run():
+    text = _load("targets").table(ROOT / "data" / "measurements", "NVIDIA-H200")
+    assert "| B=1, S=512 | compiled | 4.79 | 65.6% | 74.1% | 70% | no |" in text
+    assert "compiled vs eager at B=1, S=512: 2.44x (target 3x: not met)" in text
+    assert "12 of 14 other steps within 15%" in text
+    with pytest.raises(ValueError, match="no NVIDIA-B300.json"):
+        _load("targets").table(ROOT / "data" / "measurements", "NVIDIA-B300")
