@@ -144,6 +144,66 @@ def test_bad_input(tiny, prompt):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU error")
+def test_rope_is_the_rotate_half_formula_and_relative():
+    from tokenmath.decoder import apply_rope, rope_tables
+
+    h, T = 16, 6
+    inv_freq = 1.0 / 10000.0 ** (torch.arange(0, h, 2).float() / h)
+    pos = torch.arange(3, 3 + T)
+    cos, sin_signed = rope_tables(pos, inv_freq, torch.float64)
+    x = torch.randn(2, T, 5, h, dtype=torch.float64)
+    # the textbook form: angles in both halves, rotate_half(x) = (-x2, x1)
+    angles = pos.double()[:, None] * inv_freq.double()[None, :]
+    emb = torch.cat((angles, angles), dim=-1)[:, None, :]
+    x1, x2 = x.chunk(2, dim=-1)
+    want = x * emb.cos() + torch.cat((-x2, x1), dim=-1) * emb.sin()
+    got = apply_rope(x, cos[:, None, :], sin_signed[:, None, :])
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
+    # a rotation: norms are kept, and q.k depends only on the distance between positions
+    torch.testing.assert_close(got.norm(dim=-1), x.norm(dim=-1))
+    q, k = torch.randn(h, dtype=torch.float64), torch.randn(h, dtype=torch.float64)
+
+    def rotated(v, p):
+        c, s = rope_tables(torch.tensor([p]), inv_freq, torch.float64)
+        return apply_rope(v[None], c, s)[0]
+
+    assert torch.dot(rotated(q, 7), rotated(k, 4)) == pytest.approx(
+        float(torch.dot(rotated(q, 103), rotated(k, 100)))
+    )
+
+
+def _ops_per_step(n_layers: int) -> int:
+    """PyTorch operations that compute something (leaf aten ops, views left out) in one eager
+    decode step of the tiny preset with ``n_layers`` layers, counted by torch.profiler."""
+    from torch.profiler import ProfilerActivity, profile
+
+    views = {"as_strided", "view", "transpose", "slice", "reshape", "expand", "unsqueeze", "t",
+             "resolve_conj", "_unsafe_view", "select", "split", "chunk", "alias", "detach",
+             "empty", "empty_strided", "resolve_neg", "narrow", "squeeze", "permute",
+             "result_type", "_reshape_alias", "empty_like", "lift_fresh"}
+    config = dataclasses.replace(TINY, n_layers=n_layers)
+    cache = StaticKVCache(config, batch=1, max_len=17)
+    cache.length = 16
+    step = FastDecode(Decoder(config), cache, "eager", kv_len=17)
+    tokens = torch.zeros(1, dtype=torch.long)
+    step.step(tokens, 16)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step.step(tokens, 16)
+    return sum(
+        1
+        for e in prof.events()
+        if e.name.startswith("aten::") and not e.cpu_children and e.name[6:] not in views
+    )
+
+
+def test_a_llama_3_8b_step_runs_about_800_operations():
+    """Chapter 2: 'The step runs about 800 PyTorch operations that compute something'."""
+    two, four = _ops_per_step(2), _ops_per_step(4)
+    per_layer = (four - two) / 2
+    assert per_layer == int(per_layer) and 15 <= per_layer <= 30
+    assert 700 <= two + 30 * per_layer <= 900  # llama-3-8b has 32 layers
+
+
 def test_graph_mode_needs_cuda(tiny, prompt):
     with pytest.raises(RuntimeError, match="CUDA"):
         tiny.generate(prompt, 3, mode="graph")

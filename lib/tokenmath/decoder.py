@@ -149,9 +149,24 @@ class RMSNorm(nn.Module):
         return (y * self.weight.float()).type_as(x)
 
 
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((-x2, x1), dim=-1)
+def rope_tables(pos: torch.Tensor, inv_freq: torch.Tensor, dtype: torch.dtype):
+    """RoPE tables ``(cos, sin_signed)``, each ``[T, h]``, for positions ``pos [T]``.
+
+    Angles ``pos * inv_freq`` fill both halves of the head. ``sin_signed`` carries the sign of
+    ``rotate_half(x) = (-x2, x1)``, so that :func:`apply_rope` needs no negation.
+    """
+    freqs = pos.float()[:, None] * inv_freq[None, :]  # [T, h/2]
+    cos, sin = freqs.cos(), freqs.sin()
+    return torch.cat((cos, cos), dim=-1).to(dtype), torch.cat((-sin, sin), dim=-1).to(dtype)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin_signed: torch.Tensor) -> torch.Tensor:
+    """``x * cos + rotate_half(x) * sin`` with ``rotate_half(x) = (-x2, x1)``.
+
+    ``rotate_half(x) * sin`` is ``roll(x, h/2) * sin_signed``: three kernels (mul, roll,
+    addcmul) instead of five (mul, neg, cat, mul, add), per layer, in the eager and graph steps.
+    """
+    return torch.addcmul(x * cos, torch.roll(x, x.shape[-1] // 2, dims=-1), sin_signed)
 
 
 class Attention(nn.Module):
@@ -168,9 +183,7 @@ class Attention(nn.Module):
         H, K, h = self.n_heads, self.n_kv_heads, self.head_dim
         qkv = self.wqkv(x).view(B, T, H + 2 * K, h)
         # RoPE on the H query heads and K key heads together (one set of kernels, not two)
-        qk = qkv[:, :, : H + K]
-        cos, sin = cos[:, None, :], sin[:, None, :]  # [T, 1, h] against [B, T, heads, h]
-        qk = qk * cos + rotate_half(qk) * sin
+        qk = apply_rope(qkv[:, :, : H + K], cos[:, None, :], sin[:, None, :])  # [T, 1, h] tables
         q = qk[:, :, :H].transpose(1, 2)  # [B, H, T, h]
         k = qk[:, :, H:].transpose(1, 2)  # [B, K, T, h]
         v = qkv[:, :, H + K :].transpose(1, 2)
@@ -285,9 +298,7 @@ class Decoder(nn.Module):
     def _forward(self, tokens: torch.Tensor, pos: torch.Tensor, kv_fn: KVFn) -> torch.Tensor:
         """Logits ``[B, T, V]`` (fp32) for ``tokens [B, T]`` at positions ``pos [T]``."""
         x = self.embed(tokens)
-        freqs = pos.float()[:, None] * self.inv_freq[None, :]  # RoPE angles [T, h/2]
-        emb = torch.cat((freqs, freqs), dim=-1)
-        cos, sin = emb.cos().to(x.dtype), emb.sin().to(x.dtype)
+        cos, sin = rope_tables(pos, self.inv_freq, x.dtype)  # sin with rotate_half's sign
         for i, block in enumerate(self.layers):
             x = block(x, cos, sin, kv_fn, i)
         x = self.norm(x)
