@@ -33,7 +33,7 @@ ROOF_CONTEXTS=${ROOF_CONTEXTS:-512,2048,8192,32768}
 PREFILL_LENGTHS=${PREFILL_LENGTHS:-128,512,2048,8192}
 MATMUL_BATCHES=${MATMUL_BATCHES:-1,4,16,64,128,256,512}
 PROFILE_POINTS=${PROFILE_POINTS:-1:512,64:2048}
-PROFILE_MODES=${PROFILE_MODES:-eager,graph,compiled}
+PROFILE_MODES=${PROFILE_MODES:-graph,compiled}   # eager runs the same kernels as graph
 VARIANT_POINTS=${VARIANT_POINTS-1:512}
 VARIANTS=${VARIANTS:-default,manual_graph,max_autotune_gemm,aggressive_fusion}
 DEADLINE_S=${DEADLINE_S:-540}   # no stage starts after this, and none runs past it
@@ -69,14 +69,6 @@ stage 120 "CUDA tests" bash -c "$PY -m pytest -q -x -p no:cacheprovider tests/te
   tests/test_calibrate.py tests/test_decoder.py tests/test_kvcache.py tests/test_bench.py \
   > '$OUT_DIR/tests.log' 2>&1; rc=\$?; tail -n 15 '$OUT_DIR/tests.log'; exit \$rc"
 
-stage 60 "matmul at the step's shapes: batches $MATMUL_BATCHES" \
-  $PY scripts/matmul_shapes.py --model "$MODEL" --device "$DEVICE" --batches "$MATMUL_BATCHES" \
-  --out "$OUT_DIR/$name-matmul-shapes.json"
-
-stage 180 "kernel profile: points $PROFILE_POINTS, modes $PROFILE_MODES" \
-  $PY scripts/profile_step.py --model "$MODEL" --device "$DEVICE" --points "$PROFILE_POINTS" \
-  --modes "$PROFILE_MODES" --out "$OUT_DIR/$name-profile.json"
-
 parts=()
 for point in $COMPILED_POINTS; do
   b=${point%%:*} s=${point##*:}
@@ -95,9 +87,17 @@ EOF
   rm -f "$OUT_DIR"/compiled-*.part.json
 fi
 
+stage 60 "matmul at the step's shapes: batches $MATMUL_BATCHES" \
+  $PY scripts/matmul_shapes.py --model "$MODEL" --device "$DEVICE" --batches "$MATMUL_BATCHES" \
+  --out "$OUT_DIR/$name-matmul-shapes.json"
+
 [ -n "$VARIANT_POINTS" ] && stage 200 "compiled variants at $VARIANT_POINTS: $VARIANTS" \
   $PY scripts/compiled_variants.py --model "$MODEL" --device "$DEVICE" --points "$VARIANT_POINTS" \
   --variants "$VARIANTS" --out "$OUT_DIR/$name-compiled-variants.json"
+
+stage 150 "kernel profile: points $PROFILE_POINTS, modes $PROFILE_MODES" \
+  $PY scripts/profile_step.py --model "$MODEL" --device "$DEVICE" --points "$PROFILE_POINTS" \
+  --modes "$PROFILE_MODES" --out "$OUT_DIR/$name-profile.json"
 
 stage 90 "no-cache forward passes: lengths $PREFILL_LENGTHS" \
   $PY scripts/measure_prefill.py --model "$MODEL" --device "$DEVICE" --lengths "$PREFILL_LENGTHS" \
