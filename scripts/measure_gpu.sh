@@ -35,7 +35,7 @@ MATMUL_BATCHES=${MATMUL_BATCHES:-1,4,16,64,128,256,512}
 PROFILE_POINTS=${PROFILE_POINTS:-1:512,64:2048}
 PROFILE_MODES=${PROFILE_MODES:-graph,compiled}   # eager runs the same kernels as graph
 VARIANT_POINTS=${VARIANT_POINTS-1:512}
-VARIANTS=${VARIANTS:-default,manual_graph,max_autotune_gemm,aggressive_fusion}
+VARIANTS=${VARIANTS:-default,pdl,max_autotune_gemm,pdl_max_autotune_gemm,manual_graph}
 DEADLINE_S=${DEADLINE_S:-540}   # no stage starts after this, and none runs past it
 mkdir -p "$OUT_DIR"
 
@@ -91,7 +91,7 @@ stage 60 "matmul at the step's shapes: batches $MATMUL_BATCHES" \
   $PY scripts/matmul_shapes.py --model "$MODEL" --device "$DEVICE" --batches "$MATMUL_BATCHES" \
   --out "$OUT_DIR/$name-matmul-shapes.json"
 
-[ -n "$VARIANT_POINTS" ] && stage 200 "compiled variants at $VARIANT_POINTS: $VARIANTS" \
+[ -n "$VARIANT_POINTS" ] && stage 260 "compiled variants at $VARIANT_POINTS: $VARIANTS" \
   $PY scripts/compiled_variants.py --model "$MODEL" --device "$DEVICE" --points "$VARIANT_POINTS" \
   --variants "$VARIANTS" --out "$OUT_DIR/$name-compiled-variants.json"
 

@@ -143,7 +143,6 @@ def test_bad_input(tiny, prompt):
         Decoder(TINY, dtype=torch.float64)
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU error")
 def test_rope_is_the_rotate_half_formula_and_relative():
     from tokenmath.decoder import apply_rope, rope_tables
 
@@ -151,7 +150,8 @@ def test_rope_is_the_rotate_half_formula_and_relative():
     inv_freq = 1.0 / 10000.0 ** (torch.arange(0, h, 2).float() / h)
     pos = torch.arange(3, 3 + T)
     cos, sin_signed = rope_tables(pos, inv_freq, torch.float64)
-    x = torch.randn(2, T, 5, h, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, T, 5, h, dtype=torch.float64, generator=gen)
     # the textbook form: angles in both halves, rotate_half(x) = (-x2, x1)
     angles = pos.double()[:, None] * inv_freq.double()[None, :]
     emb = torch.cat((angles, angles), dim=-1)[:, None, :]
@@ -161,14 +161,18 @@ def test_rope_is_the_rotate_half_formula_and_relative():
     torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
     # a rotation: norms are kept, and q.k depends only on the distance between positions
     torch.testing.assert_close(got.norm(dim=-1), x.norm(dim=-1))
-    q, k = torch.randn(h, dtype=torch.float64), torch.randn(h, dtype=torch.float64)
+    q, k = torch.randn(2, h, dtype=torch.float64, generator=gen)
 
     def rotated(v, p):
         c, s = rope_tables(torch.tensor([p]), inv_freq, torch.float64)
         return apply_rope(v[None], c, s)[0]
 
-    assert torch.dot(rotated(q, 7), rotated(k, 4)) == pytest.approx(
-        float(torch.dot(rotated(q, 103), rotated(k, 100)))
+    # (the angles are fp32, as in the decoder: position 100 carries about 1e-5 rad of rounding)
+    assert float(torch.dot(rotated(q, 7), rotated(k, 4))) == pytest.approx(
+        float(torch.dot(rotated(q, 103), rotated(k, 100))), rel=1e-4
+    )
+    assert float(torch.dot(rotated(q, 7), rotated(k, 4))) != pytest.approx(
+        float(torch.dot(rotated(q, 7), rotated(k, 5))), rel=1e-3
     )
 
 
@@ -204,6 +208,7 @@ def test_a_llama_3_8b_step_runs_about_800_operations():
     assert 700 <= two + 30 * per_layer <= 900  # llama-3-8b has 32 layers
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU error")
 def test_graph_mode_needs_cuda(tiny, prompt):
     with pytest.raises(RuntimeError, match="CUDA"):
         tiny.generate(prompt, 3, mode="graph")

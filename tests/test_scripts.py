@@ -143,12 +143,18 @@ def test_profile_step_on_cpu_counts_operators(tmp_path):
 def test_compiled_variants_name_real_inductor_settings():
     import torch._inductor.config as inductor_config
 
-    variants = _load("compiled_variants").VARIANTS
-    assert "default" in variants and variants["default"] == ({}, "trees")
+    module = _load("compiled_variants")
+    variants = module.VARIANTS
+    assert list(variants)[0] == "default" and variants["default"] == ({}, "trees")
+    assert module.has_setting(inductor_config, "max_autotune_gemm")
+    assert module.has_setting(inductor_config, "triton.cudagraphs")
+    assert not module.has_setting(inductor_config, "triton.warp_speed")
     for name, (settings, replay) in variants.items():
         assert replay in ("trees", "manual"), name
         for key in settings:
-            assert hasattr(inductor_config, key), f"{name}: no Inductor setting {key}"
+            assert module.has_setting(inductor_config, key), f"{name}: no Inductor setting {key}"
+            with inductor_config.patch({key: settings[key]}):
+                pass
     done = _run("compiled_variants.py", "--variants", "default,warp_speed", "--out", "/dev/null")
     assert done.returncode != 0 and "unknown ['warp_speed']" in done.stderr
 
