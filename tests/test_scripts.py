@@ -25,7 +25,8 @@ def _load(name: str):
 
 
 def _run(script: str, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "lib"))
+    # one thread: the other pytest worker may be timing something
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "lib"), OMP_NUM_THREADS="1")
     return subprocess.run(
         [sys.executable, str(SCRIPTS / script), *args],
         capture_output=True,

@@ -31,8 +31,13 @@ def test_more_work_measures_longer():
     long = bench(lambda: time.sleep(0.020), warmup=0, reps=5, device="cpu")
     assert long.median_s > 3 * short.median_s
     a, b = torch.randn(64, 64), torch.randn(512, 512)  # 512x more FLOPs
-    small = bench(lambda: a @ a, warmup=2, reps=5, device="cpu")
-    big = bench(lambda: b @ b, warmup=2, reps=5, device="cpu")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a busy machine stalls multi-threaded small matmuls for milliseconds
+    try:
+        small = bench(lambda: a @ a, warmup=2, reps=5, device="cpu")
+        big = bench(lambda: b @ b, warmup=2, reps=5, device="cpu")
+    finally:
+        torch.set_num_threads(threads)
     assert big.median_s > small.median_s
 
 
