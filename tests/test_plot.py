@@ -146,6 +146,9 @@ def test_measured_vs_roofline_with_a_fixed_cost(tmp_path):
     assert list(x) == [1, 4, 16] and y[0] == pytest.approx(1.1 * 2 + t0_ms)
     assert f"t0 = {t0_ms:.2f} ms" in ax.get_legend_handles_labels()[1][-1]
     assert _saved_png(ax.figure, tmp_path) == PNG_MAGIC
+    lean = plot.measured_vs_roofline(_bench_report(), overhead=True, datasheet=False)
+    assert len(lean.get_lines()) == 2 * 3 + 2
+    assert "roofline, datasheet" not in lean.get_legend_handles_labels()[1]
 
 
 def test_measured_vs_roofline_bad_input():

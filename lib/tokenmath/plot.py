@@ -288,6 +288,7 @@ def measured_vs_roofline(
     contexts: Iterable[int] | None = None,
     calibrated: bool = True,
     overhead: bool = False,
+    datasheet: bool = True,
     ax: Axes | None = None,
 ) -> Axes:
     """Measured decode step time against batch, one colour per context, over its roofline.
@@ -297,6 +298,7 @@ def measured_vs_roofline(
     dotted: the same roofline with the bandwidth and FLOP/s measured in that run;
     ``overhead=True`` adds, dash-dotted, that roofline plus the fixed cost per step ``t0`` fitted
     by :func:`tokenmath.bench.fit_overhead` (fitted here if the report does not have it yet).
+    ``datasheet=False`` leaves the datasheet lines out.
     """
     from tokenmath.measurements import rows as _rows
 
@@ -321,13 +323,14 @@ def measured_vs_roofline(
         color = f"C{i}"
         bs = [r["batch"] for r in pts]
         ax.plot(bs, [r["step_time_s"] * ms for r in pts], "o-", color=color, label=f"S = {s}")
-        if pts[0].get("roofline_datasheet_s") is not None:
+        if datasheet and pts[0].get("roofline_datasheet_s") is not None:
             ax.plot(bs, [r["roofline_datasheet_s"] * ms for r in pts], "--", color=color)
         if calibrated and pts[0].get("roofline_calibrated_s") is not None:
             ax.plot(bs, [r["roofline_calibrated_s"] * ms for r in pts], ":", color=color)
         if overhead:
             ax.plot(bs, [r["roofline_calibrated_t0_s"] * ms for r in pts], "-.", color=color)
-    ax.plot([], [], "k--", label="roofline, datasheet")
+    if datasheet:
+        ax.plot([], [], "k--", label="roofline, datasheet")
     if calibrated:
         ax.plot([], [], "k:", label="roofline, measured W and F")
     if overhead:
