@@ -18,11 +18,12 @@ import json
 import time
 
 import torch
-from tokenmath import calibrate, models
+from _common import device_and_dtype, write_report
+from tokenmath import models
 from tokenmath.bench import match_hardware, weight_bytes_read
 from tokenmath.decoder import Decoder, FastDecode
 from tokenmath.kvcache import StaticKVCache
-from tokenmath.timing import bench, device_info, resolve_device
+from tokenmath.timing import bench
 
 # name -> (Inductor settings, replay): "trees" is reduce-overhead's CUDA-graph trees; "manual"
 # compiles without CUDA graphs and captures the compiled step in one torch.cuda.CUDAGraph.
@@ -99,10 +100,7 @@ def main() -> None:
     import torch._dynamo as dynamo
     import torch._inductor.config as inductor_config
 
-    dev = resolve_device(args.device)
-    info = device_info(dev)
-    dtype = calibrate.matmul_dtype(dev)
-    torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
+    dev, info, dtype, torch_dtype = device_and_dtype(args.device)
     config = models.get(args.model)
     ds = match_hardware(info.get("name", ""), info.get("total_memory_bytes"))
     model = Decoder(config, device=dev, dtype=torch_dtype)
@@ -164,9 +162,7 @@ def main() -> None:
                     torch.cuda.empty_cache()
             print(json.dumps(row), flush=True)
             report["results"].append(row)
-            with open(args.out, "w", encoding="utf-8") as fh:
-                json.dump(report, fh, indent=2, default=str)
-                fh.write("\n")
+            write_report(args.out, report)
 
 
 if __name__ == "__main__":

@@ -20,9 +20,10 @@ import json
 
 import torch
 import torch.nn.functional as F
+from _common import device_and_dtype, write_report
 from tokenmath import calibrate, models
 from tokenmath.bench import match_hardware
-from tokenmath.timing import bench, device_info, resolve_device
+from tokenmath.timing import bench
 
 
 def shapes(config: models.ModelConfig) -> dict[str, tuple[int, int]]:
@@ -54,10 +55,7 @@ def main() -> None:
     p.add_argument("--out", required=True)
     args = p.parse_args()
 
-    dev = resolve_device(args.device)
-    info = device_info(dev)
-    dtype = calibrate.matmul_dtype(dev)
-    torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
+    dev, info, dtype, torch_dtype = device_and_dtype(args.device)
     bpe = torch.empty((), dtype=torch_dtype).element_size()
     config = models.get(args.model)
     ds = match_hardware(info.get("name", ""), info.get("total_memory_bytes"))
@@ -104,9 +102,7 @@ def main() -> None:
         "device_info": info,
         "results": rows,
     }
-    with open(args.out, "w", encoding="utf-8") as fh:
-        json.dump(report, fh, indent=2, default=str)
-        fh.write("\n")
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

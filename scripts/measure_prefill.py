@@ -15,10 +15,11 @@ import argparse
 import json
 
 import torch
-from tokenmath import calibrate, models, roofline
+from _common import device_and_dtype, write_report
+from tokenmath import models, roofline
 from tokenmath.bench import match_hardware
 from tokenmath.decoder import Decoder
-from tokenmath.timing import bench, device_info, resolve_device
+from tokenmath.timing import bench
 
 
 def main() -> None:
@@ -30,10 +31,7 @@ def main() -> None:
     p.add_argument("--out", required=True)
     args = p.parse_args()
 
-    dev = resolve_device(args.device)
-    info = device_info(dev)
-    dtype = calibrate.matmul_dtype(dev)
-    torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
+    dev, info, dtype, torch_dtype = device_and_dtype(args.device)
     config = models.get(args.model)
     model = Decoder(config, device=dev, dtype=torch_dtype)
     ds = match_hardware(info.get("name", ""), info.get("total_memory_bytes"))
@@ -69,9 +67,7 @@ def main() -> None:
         "device_info": info,
         "results": rows,
     }
-    with open(args.out, "w", encoding="utf-8") as fh:
-        json.dump(report, fh, indent=2, default=str)
-        fh.write("\n")
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

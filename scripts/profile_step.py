@@ -19,10 +19,10 @@ import re
 from collections import defaultdict
 
 import torch
-from tokenmath import calibrate, models
+from _common import device_and_dtype, write_report
+from tokenmath import models
 from tokenmath.decoder import Decoder, FastDecode
 from tokenmath.kvcache import StaticKVCache
-from tokenmath.timing import device_info, resolve_device
 
 MATMUL = re.compile(r"gemm|gemv|cutlass|nvjet|sm\d+_xmma|splitk|cublas|matmul|mm_", re.I)
 ATTENTION = re.compile(r"flash|fmha|attention|attn|cudnn", re.I)
@@ -123,9 +123,7 @@ def main() -> None:
     p.add_argument("--out", required=True)
     args = p.parse_args()
 
-    dev = resolve_device(args.device)
-    dtype = calibrate.matmul_dtype(dev)
-    torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
+    dev, info, dtype, torch_dtype = device_and_dtype(args.device)
     config = models.get(args.model)
     model = Decoder(config, device=dev, dtype=torch_dtype)
     rows = []
@@ -146,12 +144,10 @@ def main() -> None:
         "what": "kernels per decode step under torch.profiler, with busy and idle GPU time",
         "model": config.name,
         "dtype": dtype,
-        "device_info": device_info(dev),
+        "device_info": info,
         "results": rows,
     }
-    with open(args.out, "w", encoding="utf-8") as fh:
-        json.dump(report, fh, indent=2, default=str)
-        fh.write("\n")
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

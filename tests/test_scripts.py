@@ -18,6 +18,8 @@ SCRIPTS = ROOT / "scripts"
 
 
 def _load(name: str):
+    if str(SCRIPTS) not in sys.path:  # the scripts import their shared helpers (_common)
+        sys.path.insert(0, str(SCRIPTS))
     spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
