@@ -149,7 +149,9 @@ class RMSNorm(nn.Module):
         return (y * self.weight.float()).type_as(x)
 
 
-def rope_tables(pos: torch.Tensor, inv_freq: torch.Tensor, dtype: torch.dtype):
+def rope_tables(
+    pos: torch.Tensor, inv_freq: torch.Tensor, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
     """RoPE tables ``(cos, sin_signed)``, each ``[T, h]``, for positions ``pos [T]``.
 
     Angles ``pos * inv_freq`` fill both halves of the head. ``sin_signed`` carries the sign of
@@ -178,12 +180,12 @@ class Attention(nn.Module):
         self.wo = nn.Linear(q, c.d_model, bias=False)
         self.flash_decode = False  # set by Decoder where the device has the flash kernel
 
-    def forward(self, x, cos, sin, kv_fn: KVFn, layer: int) -> torch.Tensor:
+    def forward(self, x, cos, sin_signed, kv_fn: KVFn, layer: int) -> torch.Tensor:
         B, T, _ = x.shape
         H, K, h = self.n_heads, self.n_kv_heads, self.head_dim
         qkv = self.wqkv(x).view(B, T, H + 2 * K, h)
         # RoPE on the H query heads and K key heads together (one set of kernels, not two)
-        qk = apply_rope(qkv[:, :, : H + K], cos[:, None, :], sin[:, None, :])  # [T, 1, h] tables
+        qk = apply_rope(qkv[:, :, : H + K], cos[:, None, :], sin_signed[:, None, :])  # [T, 1, h]
         q = qk[:, :, :H].transpose(1, 2)  # [B, H, T, h]
         k = qk[:, :, H:].transpose(1, 2)  # [B, K, T, h]
         v = qkv[:, :, H + K :].transpose(1, 2)
@@ -211,8 +213,8 @@ class Block(nn.Module):
         self.attn_norm, self.attn = RMSNorm(c.d_model), Attention(c)
         self.mlp_norm, self.mlp = RMSNorm(c.d_model), MLP(c)
 
-    def forward(self, x, cos, sin, kv_fn: KVFn, layer: int) -> torch.Tensor:
-        x = x + self.attn(self.attn_norm(x), cos, sin, kv_fn, layer)
+    def forward(self, x, cos, sin_signed, kv_fn: KVFn, layer: int) -> torch.Tensor:
+        x = x + self.attn(self.attn_norm(x), cos, sin_signed, kv_fn, layer)
         return x + self.mlp(self.mlp_norm(x))
 
 
@@ -298,9 +300,9 @@ class Decoder(nn.Module):
     def _forward(self, tokens: torch.Tensor, pos: torch.Tensor, kv_fn: KVFn) -> torch.Tensor:
         """Logits ``[B, T, V]`` (fp32) for ``tokens [B, T]`` at positions ``pos [T]``."""
         x = self.embed(tokens)
-        cos, sin = rope_tables(pos, self.inv_freq, x.dtype)  # sin with rotate_half's sign
+        cos, sin_signed = rope_tables(pos, self.inv_freq, x.dtype)
         for i, block in enumerate(self.layers):
-            x = block(x, cos, sin, kv_fn, i)
+            x = block(x, cos, sin_signed, kv_fn, i)
         x = self.norm(x)
         head = self.embed.weight if self.lm_head is None else self.lm_head.weight
         return F.linear(x, head).float()

@@ -22,6 +22,10 @@ with its launch, ramp-up and tail. ``overhead_s=t0`` adds it, ``time_s = max(...
 :func:`fit_overhead` fits it on a few measured steps. With measured ``F`` and ``W`` this is the
 calibrated roofline ``max(C / F_meas, M / W_meas) + t0``: measured ceilings plus an overhead term,
 the correction kipply's "Transformer Inference Arithmetic" applies to a pure roofline.
+
+Quantized weights usually compute in bf16 (the int4/int8 values are dequantized on the fly): pass
+``weight_dtype="int8", compute_dtype="bf16"``. ``compute_dtype`` defaults to ``weight_dtype``, and a
+part without FLOP/s for it (int4 on most GPUs, bf16 on a T4) raises the hardware's ``ValueError``.
 """
 
 from __future__ import annotations
