@@ -79,10 +79,15 @@ done
 if [ ${#parts[@]} -gt 0 ]; then  # one file: the first run's header, every run's rows
   $PY - "$OUT_DIR/$name-compiled.json" "$OUT_DIR"/compiled-*.part.json <<'EOF'
 import json, sys
+from tokenmath.bench import fit_overhead
 reports = [json.load(open(p)) for p in sys.argv[2:]]
-merged = dict(reports[0], results=[r for rep in reports for r in rep["results"]],
-              calibrations=[rep["calibration"] for rep in reports])
-json.dump(merged, open(sys.argv[1], "w"), indent=2)
+rows = [r for rep in reports for r in rep["results"]]
+for r in rows:  # each part fitted t0 on its own single point: fit again over all of them
+    for key in ("roofline_calibrated_t0_s", "measured_over_predicted_calibrated_t0", "overhead_fit_point"):
+        r.pop(key, None)
+merged = dict(reports[0], results=rows, calibrations=[rep["calibration"] for rep in reports])
+merged.pop("overhead_fit", None)
+json.dump(fit_overhead(merged), open(sys.argv[1], "w"), indent=2)
 EOF
   rm -f "$OUT_DIR"/compiled-*.part.json
 fi
