@@ -9,15 +9,13 @@ import torch
 from tokenmath import calibrate
 from tokenmath.timing import device_info, resolve_device
 
-TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
 
 def device_and_dtype(device: str | None) -> tuple[torch.device, dict[str, Any], str, torch.dtype]:
     """``(device, device_info, dtype name, torch dtype)``: bf16 on GPUs that have it, fp16 on
     those that do not, fp32 on a CPU (``tokenmath.calibrate.matmul_dtype``)."""
     dev = resolve_device(device)
     dtype = calibrate.matmul_dtype(dev)
-    return dev, device_info(dev), dtype, TORCH_DTYPES[dtype]
+    return dev, device_info(dev), dtype, calibrate.TORCH_DTYPES[dtype]
 
 
 def write_report(path: str, report: dict[str, Any]) -> None:

@@ -269,7 +269,7 @@ def _run(args: argparse.Namespace) -> int:
     name = args.model or ("llama-3-8b" if cuda else "small")
     config = models.get(name)
     dtype = args.dtype or calibrate.matmul_dtype(dev)
-    torch_dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
+    torch_dtype = calibrate.TORCH_DTYPES[dtype]
     modes = args.mode or (["graph"] if cuda else ["eager"])
     if "graph" in modes and not cuda:
         raise ValueError("--mode graph captures a CUDA graph and needs a CUDA device; use eager")

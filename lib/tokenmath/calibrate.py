@@ -26,7 +26,7 @@ import torch
 from tokenmath.hardware import Accelerator
 from tokenmath.timing import Timing, bench, device_info, resolve_device
 
-__all__ = ["Calibration", "measure", "measure_all", "matmul_dtype"]
+__all__ = ["Calibration", "measure", "measure_all", "matmul_dtype", "TORCH_DTYPES"]
 
 GiB = 2**30
 MB = 10**6
@@ -78,7 +78,8 @@ def matmul_dtype(device: str | torch.device | None = None) -> str:
     return "fp16"
 
 
-_TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+# dtype name (as matmul_dtype returns it) -> torch dtype
+TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def _buffer_bytes(dev: torch.device, info: dict[str, Any], quick: bool) -> int:
@@ -127,7 +128,7 @@ def measure_all(device: str | torch.device | None = None, *, quick: bool = False
             else:
                 n = 4096 if (quick or name == "fp32") else 8192
             sizes[name] = n
-            flops[name] = _matmul_flops(n, _TORCH_DTYPES[name], dev, warm, reps, timings, name)
+            flops[name] = _matmul_flops(n, TORCH_DTYPES[name], dev, warm, reps, timings, name)
 
     date = info["date_utc"]
     accel = Accelerator(
