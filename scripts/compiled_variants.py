@@ -30,10 +30,17 @@ from tokenmath.timing import bench
 # In order of promise, so that a run cut short keeps the likeliest wins:
 # - enable_pdl: programmatic dependent launch (Hopper on): a generated kernel starts while the
 #   one before it drains, which hides the gaps between the many small kernels of a step;
+# - coordinate_descent_tuning: tune each generated kernel's block sizes (gpt-fast's setting); alone
+#   it gave 4.65 ms against 4.79 ms at batch 1, context 512 on an H200 and nothing at the other two
+#   points (NVIDIA-H200-compiled-coordinate-descent.json), so it is tried here together with PDL;
 # - max_autotune_gemm: benchmark Triton matmul templates against cuBLAS for every shape.
 VARIANTS: dict[str, tuple[dict, str]] = {
     "default": ({}, "trees"),
     "pdl": ({"triton.enable_pdl": True}, "trees"),
+    "pdl_coordinate_descent": (
+        {"triton.enable_pdl": True, "coordinate_descent_tuning": True},
+        "trees",
+    ),
     "max_autotune_gemm": ({"max_autotune_gemm": True}, "trees"),
     "pdl_max_autotune_gemm": ({"triton.enable_pdl": True, "max_autotune_gemm": True}, "trees"),
     "manual_graph": ({}, "manual"),

@@ -17,6 +17,9 @@
 #   OUT_DIR=/tmp/x MODEL=tiny DEVICE=cpu BATCHES=1,2 CONTEXTS=16 ROOF_BATCHES=1 ROOF_CONTEXTS=16 \
 #     MODES=eager COMPILED_POINTS= PREFILL_LENGTHS=16 MATMUL_BATCHES=1,4 PROFILE_POINTS=1:16 \
 #     PROFILE_MODES=eager VARIANT_POINTS= bash scripts/measure_gpu.sh                # CPU smoke test
+#   STAGES=compiled,variants,profile,matmul bash scripts/measure_gpu.sh   # only these stages
+# Stages, in the order they run: sweep, roofline, tests, compiled, matmul, variants, profile,
+# prefill, attention (STAGES picks some of them; the default is all).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD/lib${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
@@ -35,8 +38,15 @@ MATMUL_BATCHES=${MATMUL_BATCHES:-1,4,16,64,128,256,512}
 PROFILE_POINTS=${PROFILE_POINTS:-1:512,64:2048}
 PROFILE_MODES=${PROFILE_MODES:-graph,compiled}   # eager runs the same kernels as graph
 VARIANT_POINTS=${VARIANT_POINTS-1:512}
-VARIANTS=${VARIANTS:-default,pdl,max_autotune_gemm,pdl_max_autotune_gemm,manual_graph}
+VARIANTS=${VARIANTS:-default,pdl,pdl_coordinate_descent,max_autotune_gemm,pdl_max_autotune_gemm,manual_graph}
 DEADLINE_S=${DEADLINE_S:-540}   # no stage starts after this, and none runs past it
+ALL_STAGES=sweep,roofline,tests,compiled,matmul,variants,profile,prefill,attention
+STAGES=${STAGES:-$ALL_STAGES}
+for st in ${STAGES//,/ }; do
+  case ",$ALL_STAGES," in *",$st,"*) ;; *)
+    echo "STAGES: unknown stage '$st'; known: $ALL_STAGES" >&2; exit 2;; esac
+done
+want() { case ",$STAGES," in *",$1,"*) return 0;; *) return 1;; esac; }
 mkdir -p "$OUT_DIR"
 
 left() { echo $((DEADLINE_S - SECONDS)); }
@@ -56,20 +66,21 @@ name=$($PY -c "import torch; print(torch.cuda.get_device_name(0) if torch.cuda.i
 echo "device: $name"
 common=(--model "$MODEL" --device "$DEVICE" --calibrate full --no-progress)
 
-stage 240 "decode sweep: $MODEL, batches $BATCHES, contexts $CONTEXTS, modes $MODES" \
+want sweep && stage 240 "decode sweep: $MODEL, batches $BATCHES, contexts $CONTEXTS, modes $MODES" \
   $PY -m tokenmath bench "${common[@]}" --batch "$BATCHES" --context "$CONTEXTS" --mode "$MODES" \
   --json "$OUT_DIR/$name.json"
 
 mode=graph; [ "$DEVICE" = cpu ] && mode=eager
-stage 200 "calibrated-roofline sweep: batches $ROOF_BATCHES, contexts $ROOF_CONTEXTS ($mode)" \
+want roofline && stage 200 "calibrated-roofline sweep: batches $ROOF_BATCHES, contexts $ROOF_CONTEXTS ($mode)" \
   $PY -m tokenmath bench "${common[@]}" --batch "$ROOF_BATCHES" --context "$ROOF_CONTEXTS" \
   --mode "$mode" --json "$OUT_DIR/$name-roofline-sweep.json"
 
-stage 120 "CUDA tests" bash -c "$PY -m pytest -q -x -p no:cacheprovider tests/test_timing.py \
+want tests && stage 120 "CUDA tests" bash -c "$PY -m pytest -q -x -p no:cacheprovider tests/test_timing.py \
   tests/test_calibrate.py tests/test_decoder.py tests/test_kvcache.py tests/test_bench.py \
   > '$OUT_DIR/tests.log' 2>&1; rc=\$?; tail -n 15 '$OUT_DIR/tests.log'; exit \$rc"
 
 parts=()
+want compiled || COMPILED_POINTS=
 for point in $COMPILED_POINTS; do
   b=${point%%:*} s=${point##*:}
   stage 150 "compiled: batch $b, context $s" \
@@ -92,22 +103,22 @@ EOF
   rm -f "$OUT_DIR"/compiled-*.part.json
 fi
 
-stage 60 "matmul at the step's shapes: batches $MATMUL_BATCHES" \
+want matmul && stage 60 "matmul at the step's shapes: batches $MATMUL_BATCHES" \
   $PY scripts/matmul_shapes.py --model "$MODEL" --device "$DEVICE" --batches "$MATMUL_BATCHES" \
   --out "$OUT_DIR/$name-matmul-shapes.json"
 
-[ -n "$VARIANT_POINTS" ] && stage 260 "compiled variants at $VARIANT_POINTS: $VARIANTS" \
+want variants && [ -n "$VARIANT_POINTS" ] && stage 260 "compiled variants at $VARIANT_POINTS: $VARIANTS" \
   $PY scripts/compiled_variants.py --model "$MODEL" --device "$DEVICE" --points "$VARIANT_POINTS" \
   --variants "$VARIANTS" --out "$OUT_DIR/$name-compiled-variants.json"
 
-stage 150 "kernel profile: points $PROFILE_POINTS, modes $PROFILE_MODES" \
+want profile && stage 150 "kernel profile: points $PROFILE_POINTS, modes $PROFILE_MODES" \
   $PY scripts/profile_step.py --model "$MODEL" --device "$DEVICE" --points "$PROFILE_POINTS" \
   --modes "$PROFILE_MODES" --out "$OUT_DIR/$name-profile.json"
 
-stage 90 "no-cache forward passes: lengths $PREFILL_LENGTHS" \
+want prefill && stage 90 "no-cache forward passes: lengths $PREFILL_LENGTHS" \
   $PY scripts/measure_prefill.py --model "$MODEL" --device "$DEVICE" --lengths "$PREFILL_LENGTHS" \
   --out "$OUT_DIR/$name-prefill.json"
-[ "$DEVICE" = cuda ] && stage 150 "decode attention variants" \
+want attention && [ "$DEVICE" = cuda ] && stage 150 "decode attention variants" \
   $PY scripts/attention_variants.py --out "$OUT_DIR/$name-attention.json"
 ls -l "$OUT_DIR"
 $PY scripts/targets.py "$OUT_DIR" --gpu "$name" || true   # issue 4's targets, from the files above

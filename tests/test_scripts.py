@@ -169,3 +169,34 @@ def test_targets_table_from_the_stored_h200_run():
     assert "12 of 14 other steps within 15%" in text
     with pytest.raises(ValueError, match="no NVIDIA-B300.json"):
         _load("targets").table(ROOT / "data" / "measurements", "NVIDIA-B300")
+
+
+def _measure_gpu(tmp_path, **env_vars: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS="1", OUT_DIR=str(tmp_path))
+    env.update(MODEL="tiny", DEVICE="cpu", MATMUL_BATCHES="1,4", PROFILE_POINTS="1:16")
+    env.update(PROFILE_MODES="eager", VARIANT_POINTS="", **env_vars)
+    return subprocess.run(
+        ["bash", str(SCRIPTS / "measure_gpu.sh")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_measure_gpu_runs_only_the_chosen_stages(tmp_path):
+    done = _measure_gpu(tmp_path, STAGES="matmul,profile")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "cpu-matmul-shapes.json",
+        "cpu-profile.json",
+    ]
+    assert "decode sweep" not in done.stdout and "CUDA tests" not in done.stdout
+
+
+def test_measure_gpu_rejects_an_unknown_stage(tmp_path):
+    done = _measure_gpu(tmp_path, STAGES="matmul,warmup")
+    assert done.returncode == 2
+    assert "STAGES: unknown stage 'warmup'" in done.stderr
+    assert list(tmp_path.iterdir()) == []
