@@ -50,13 +50,17 @@ want() { case ",$STAGES," in *",$1,"*) return 0;; *) return 1;; esac; }
 mkdir -p "$OUT_DIR"
 
 left() { echo $((DEADLINE_S - SECONDS)); }
-stage() {  # stage <limit_s> <title> <command...>: run under min(limit, time left)
-  local limit=$1 title=$2; shift 2
+# stage <name> <limit_s> <title> <command...>: if STAGES names it, run the command under
+# min(limit, time left). Returns the command's exit status, or 1 when the stage did not run.
+stage() {
+  local name=$1 limit=$2 title=$3; shift 3
+  want "$name" || return 1
   local t; t=$(left); [ "$t" -lt "$limit" ] && limit=$t
-  if [ "$limit" -lt 20 ]; then echo "== SKIPPED (deadline): $title"; return; fi
+  if [ "$limit" -lt 20 ]; then echo "== SKIPPED (deadline): $title"; return 1; fi
   echo "== [$SECONDS s] $title (limit ${limit} s)"
   timeout --kill-after=10 "$limit" "$@"; local rc=$?
   echo "== [$SECONDS s] done: $title (exit $rc)"
+  return $rc
 }
 
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,power.limit,driver_version --format=csv
@@ -66,29 +70,28 @@ name=$($PY -c "import torch; print(torch.cuda.get_device_name(0) if torch.cuda.i
 echo "device: $name"
 common=(--model "$MODEL" --device "$DEVICE" --calibrate full --no-progress)
 
-want sweep && stage 240 "decode sweep: $MODEL, batches $BATCHES, contexts $CONTEXTS, modes $MODES" \
+stage sweep 240 "decode sweep: $MODEL, batches $BATCHES, contexts $CONTEXTS, modes $MODES" \
   $PY -m tokenmath bench "${common[@]}" --batch "$BATCHES" --context "$CONTEXTS" --mode "$MODES" \
   --json "$OUT_DIR/$name.json"
 
 mode=graph; [ "$DEVICE" = cpu ] && mode=eager
-want roofline && stage 200 "calibrated-roofline sweep: batches $ROOF_BATCHES, contexts $ROOF_CONTEXTS ($mode)" \
+stage roofline 200 "calibrated-roofline sweep: batches $ROOF_BATCHES, contexts $ROOF_CONTEXTS ($mode)" \
   $PY -m tokenmath bench "${common[@]}" --batch "$ROOF_BATCHES" --context "$ROOF_CONTEXTS" \
   --mode "$mode" --json "$OUT_DIR/$name-roofline-sweep.json"
 
-want tests && stage 120 "CUDA tests" bash -c "$PY -m pytest -q -x -p no:cacheprovider tests/test_timing.py \
+stage tests 120 "CUDA tests" bash -c "$PY -m pytest -q -x -p no:cacheprovider tests/test_timing.py \
   tests/test_calibrate.py tests/test_decoder.py tests/test_kvcache.py tests/test_bench.py \
   > '$OUT_DIR/tests.log' 2>&1; rc=\$?; tail -n 15 '$OUT_DIR/tests.log'; exit \$rc"
 
 parts=()
-want compiled || COMPILED_POINTS=
 for point in $COMPILED_POINTS; do
-  b=${point%%:*} s=${point##*:}
-  stage 150 "compiled: batch $b, context $s" \
-    $PY -m tokenmath bench "${common[@]}" --batch "$b" --context "$s" --mode compiled \
-    --json "$OUT_DIR/compiled-$b-$s.part.json" && parts+=("$OUT_DIR/compiled-$b-$s.part.json")
+  b=${point%%:*} s=${point##*:} part="$OUT_DIR/compiled-$b-$s.part.json"
+  stage compiled 150 "compiled: batch $b, context $s" \
+    $PY -m tokenmath bench "${common[@]}" --batch "$b" --context "$s" --mode compiled --json "$part"
+  [ -f "$part" ] && parts+=("$part")  # a report, measured or with its skipped rows
 done
 if [ ${#parts[@]} -gt 0 ]; then  # one file: the first run's header, every run's rows
-  $PY - "$OUT_DIR/$name-compiled.json" "$OUT_DIR"/compiled-*.part.json <<'EOF'
+  $PY - "$OUT_DIR/$name-compiled.json" "${parts[@]}" <<'EOF'
 import json, sys
 from tokenmath.bench import fit_overhead
 reports = [json.load(open(p)) for p in sys.argv[2:]]
@@ -103,22 +106,22 @@ EOF
   rm -f "$OUT_DIR"/compiled-*.part.json
 fi
 
-want matmul && stage 60 "matmul at the step's shapes: batches $MATMUL_BATCHES" \
+stage matmul 60 "matmul at the step's shapes: batches $MATMUL_BATCHES" \
   $PY scripts/matmul_shapes.py --model "$MODEL" --device "$DEVICE" --batches "$MATMUL_BATCHES" \
   --out "$OUT_DIR/$name-matmul-shapes.json"
 
-want variants && [ -n "$VARIANT_POINTS" ] && stage 260 "compiled variants at $VARIANT_POINTS: $VARIANTS" \
+[ -n "$VARIANT_POINTS" ] && stage variants 260 "compiled variants at $VARIANT_POINTS: $VARIANTS" \
   $PY scripts/compiled_variants.py --model "$MODEL" --device "$DEVICE" --points "$VARIANT_POINTS" \
   --variants "$VARIANTS" --out "$OUT_DIR/$name-compiled-variants.json"
 
-want profile && stage 150 "kernel profile: points $PROFILE_POINTS, modes $PROFILE_MODES" \
+stage profile 150 "kernel profile: points $PROFILE_POINTS, modes $PROFILE_MODES" \
   $PY scripts/profile_step.py --model "$MODEL" --device "$DEVICE" --points "$PROFILE_POINTS" \
   --modes "$PROFILE_MODES" --out "$OUT_DIR/$name-profile.json"
 
-want prefill && stage 90 "no-cache forward passes: lengths $PREFILL_LENGTHS" \
+stage prefill 90 "no-cache forward passes: lengths $PREFILL_LENGTHS" \
   $PY scripts/measure_prefill.py --model "$MODEL" --device "$DEVICE" --lengths "$PREFILL_LENGTHS" \
   --out "$OUT_DIR/$name-prefill.json"
-want attention && [ "$DEVICE" = cuda ] && stage 150 "decode attention variants" \
+[ "$DEVICE" = cuda ] && stage attention 150 "decode attention variants" \
   $PY scripts/attention_variants.py --out "$OUT_DIR/$name-attention.json"
 ls -l "$OUT_DIR"
 $PY scripts/targets.py "$OUT_DIR" --gpu "$name" || true   # issue 4's targets, from the files above
