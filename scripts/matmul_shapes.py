@@ -21,7 +21,7 @@ import json
 import torch
 import torch.nn.functional as F
 from _common import device_and_dtype, write_report
-from tokenmath import calibrate, models
+from tokenmath import calibrate, models, roofline
 from tokenmath.bench import match_hardware
 from tokenmath.timing import bench
 
@@ -40,9 +40,10 @@ def shapes(config: models.ModelConfig) -> dict[str, tuple[int, int]]:
 
 
 def _roofline_s(flops: float, nbytes: float, peak: float | None, bw: float | None) -> float | None:
+    """``max(flops / peak, nbytes / bw)`` (``roofline.step_time``), or None without a peak."""
     if not peak or not bw:
         return None
-    return max(flops / peak, nbytes / bw)
+    return roofline.step_time(flops, nbytes, 0.0, peak, bw)
 
 
 def main() -> None:

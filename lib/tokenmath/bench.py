@@ -261,6 +261,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from tokenmath import calibrate, hardware, models
     from tokenmath.decoder import Decoder, FastDecode
+    from tokenmath.dtypes import bytes_per_element
     from tokenmath.kvcache import StaticKVCache
     from tokenmath.timing import bench, device_info, resolve_device
 
@@ -328,7 +329,7 @@ def _run(args: argparse.Namespace) -> int:
         "results": [],
     }
 
-    bpe = {"fp32": 4, "bf16": 2, "fp16": 2}[dtype]
+    bpe = bytes_per_element(dtype)
     param_bytes = config.param_count() * bpe
     free = _free_bytes(dev)
     if param_bytes * 1.1 > free:

@@ -31,6 +31,8 @@ from typing import Any
 
 import torch
 
+from tokenmath.roofline import _finite
+
 __all__ = [
     "Timing",
     "bench",
@@ -268,24 +270,14 @@ def bench_graph(
 # ----------------------------------------------------------------------------- rates
 
 
-def _finite(value: object, name: str, *, positive: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    x = float(value)
-    if not math.isfinite(x) or (x <= 0 if positive else x < 0):
-        kind = "positive" if positive else "non-negative"
-        raise ValueError(f"{name} must be a {kind} finite number, got {value!r}")
-    return x
-
-
 def achieved_bandwidth(bytes: float, time_s: float) -> float:  # noqa: A002 - the course's word
     """Achieved bandwidth ``bytes / time_s`` in bytes/s."""
-    return _finite(bytes, "bytes", positive=False) / _finite(time_s, "time_s", positive=True)
+    return _finite(bytes, "bytes", nonneg=True) / _finite(time_s, "time_s", positive=True)
 
 
 def achieved_flops(flops: float, time_s: float) -> float:
     """Achieved FLOP/s ``flops / time_s``."""
-    return _finite(flops, "flops", positive=False) / _finite(time_s, "time_s", positive=True)
+    return _finite(flops, "flops", nonneg=True) / _finite(time_s, "time_s", positive=True)
 
 
 # ----------------------------------------------------------------------------- device_info
