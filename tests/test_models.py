@@ -170,9 +170,88 @@ def test_attention_flops_linear_in_context(context):
     assert m.flops_per_token(context) - m.flops_per_token(0) == pytest.approx(per_key * context)
 
 
-def test_mla_attention_flops():
+def test_mla_decode_attention_is_absorbed():
+    # Each head reads the cached latent (512) and rope key (64): 2 (512 + 64) FLOPs per key for
+    # the score and 2 x 512 for the value, 2 x 1088 in all; not 2 (n + r + v) = 640.
     m = models.get("deepseek-v3")
-    assert m.attention_flops_per_token(1000) == 2 * 61 * 1000 * 128 * (128 + 64 + 128)
+    assert m.attention_flops_per_key() == 2 * 128 * 1088
+    assert m.attention_flops_per_token(1000) == 61 * 1000 * 2 * 128 * 1088
+    assert m.attention_flops_per_key() / (2 * 128 * (128 + 64 + 128)) == pytest.approx(3.4)
+
+
+def test_mla_prefill_attention_is_uncompressed():
+    m = models.get("deepseek-v3")
+    assert m.prefill_attention_flops(10) == 61 * 2 * 128 * (128 + 64 + 128) * 55
+
+
+@given(tokens=st.integers(min_value=1, max_value=300), window=st.integers(1, 100))
+def test_prefill_attention_sums_the_decode_attention_of_each_position(tokens, window):
+    m = ModelConfig(**{**BASE, "sliding_window": window, "n_window_layers": 1})
+    total = sum(m.attention_flops_per_token(i) for i in range(1, tokens + 1))
+    assert m.prefill_attention_flops(tokens) == pytest.approx(total)
+
+
+# ---- sliding windows -----------------------------------------------------------------------
+
+
+def test_window_caps_kv_bytes_and_attention_of_windowed_layers():
+    m = ModelConfig(**{**BASE, "sliding_window": 100, "n_window_layers": 1})  # 1 of 2 layers
+    per_layer = m.kv_bytes_per_token("bf16") / 2
+    assert m.kv_cache_bytes(50) == 50 * m.kv_bytes_per_token("bf16")
+    assert m.kv_cache_bytes(1000) == per_layer * (1000 + 100)
+    assert m.attention_flops_per_token(1000) == m.attention_flops_per_key() * 1100
+    assert m.cached_layer_tokens(1000) == 1100
+
+
+def test_window_defaults_to_every_layer():
+    m = ModelConfig(**{**BASE, "sliding_window": 64})
+    assert m.n_window_layers == 2 and m.kv_cache_bytes(10_000) == 64 * m.kv_bytes_per_token()
+
+
+def test_mistral_preset_has_its_window():
+    m = models.get("mistral-7b")
+    assert m.kv_cache_bytes(32768) == 4096 * m.kv_bytes_per_token()
+
+
+def test_roofline_uses_the_window():
+    from tokenmath import roofline
+
+    m = models.get("mistral-7b")
+    step = roofline.decode_step(m, "h100", batch=4, context=32768)
+    assert step.kv_bytes == 4 * 4096 * m.kv_bytes_per_token()
+    full = dataclasses.replace(m, sliding_window=0, n_window_layers=0)
+    assert roofline.max_batch(m, "h100", 32768) > 7 * roofline.max_batch(full, "h100", 32768)
+    # S* (about 370 tokens) is inside the 4096 window, so the window does not move it; with a
+    # 100-token window the KV read stops growing first and some batch is always compute-bound
+    assert roofline.critical_context(m, "h100") == roofline.critical_context(full, "h100") < 400
+    short = dataclasses.replace(m, sliding_window=100)
+    assert roofline.critical_context(short, "h100") == math.inf
+
+
+@pytest.mark.parametrize("context", [1, 100, 5000, 50_000])
+def test_critical_context_with_some_windowed_layers_balances(context):
+    from tokenmath import roofline
+
+    m = ModelConfig(**{**BASE, "sliding_window": 300, "n_window_layers": 1})
+    s = roofline.critical_context(m, "h100")
+    F, W = 989e12, 3.35e12
+    assert m.flops_per_token(s) / F == pytest.approx(m.kv_cache_bytes(s) / W, rel=1e-9)
+    assert (m.flops_per_token(context) / F > m.kv_cache_bytes(context) / W) == (context < s)
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (dict(sliding_window=-1), "sliding_window"),
+        (dict(sliding_window=64, n_window_layers=3), "n_window_layers"),
+        (dict(sliding_window=64, n_window_layers=0), "n_window_layers"),
+        (dict(n_window_layers=1), "n_window_layers"),
+        (dict(d_ff_shared_expert=64), "d_ff_shared_expert"),
+    ],
+)
+def test_bad_window_and_expert_fields(change, field):
+    with pytest.raises(ValueError, match=field):
+        ModelConfig(**{**BASE, **change})
 
 
 @pytest.mark.parametrize("context", [-1, math.nan, math.inf, "8", True])
@@ -343,7 +422,7 @@ BASE = dict(
         (dict(n_shared_experts=-1), "n_shared_experts"),
         (dict(kv_lora_rank=32), "qk_nope_head_dim"),
         (dict(v_head_dim=16), "v_head_dim"),
-        (dict(mlp="relu"), "mlp"),
+        (dict(mlp="geglu"), "mlp"),
         (dict(norm="batchnorm"), "norm"),
         (dict(tied_embeddings=1), "tied_embeddings"),
     ],
@@ -369,6 +448,52 @@ def test_no_torch_import():
         "assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    "extra, key",
+    [
+        (dict(layer_types=["full_attention", "chunked_attention"] * 16), "layer_types"),
+        (dict(layer_types=["full_attention"] * 3), "layer_types"),
+        (dict(sliding_window=4096, sliding_window_pattern=6), "sliding_window_pattern"),
+        (dict(sliding_window=4096, use_sliding_window=True, max_window_layers="x"),
+         "max_window_layers"),
+        (dict(num_experts=8, num_experts_per_tok=2), "moe_intermediate_size"),
+        (dict(num_experts=8, num_experts_per_tok=2, moe_intermediate_size=64,
+              decoder_sparse_step=0), "decoder_sparse_step"),
+        (dict(tie_word_embeddings="yes"), "tie_word_embeddings"),
+        (dict(n_routed_experts=8, num_experts_per_tok=2, moe_intermediate_size=64,
+              moe_layer_freq=2), "moe_layer_freq"),
+    ],
+)
+def test_from_hf_config_raises_on_what_it_cannot_model(extra, key):
+    with pytest.raises(ValueError, match=key):
+        models.from_hf_config({**LLAMA3_8B, **extra})
+
+
+def test_unknown_model_type_without_tie_key_raises():
+    cfg = {k: v for k, v in LLAMA3_8B.items() if k != "tie_word_embeddings"}
+    assert models.from_hf_config(cfg).tied_embeddings is False  # llama: untied by default
+    with pytest.raises(ValueError, match="tie_word_embeddings"):
+        models.from_hf_config({**cfg, "model_type": "newarch"})
+
+
+def test_qwen_moe_layers_follow_sparse_step_and_mlp_only_layers():
+    cfg = {**LLAMA3_8B, "num_experts": 8, "num_experts_per_tok": 2, "moe_intermediate_size": 64,
+           "decoder_sparse_step": 2, "mlp_only_layers": [1, 2]}  # fmt: skip
+    m = models.from_hf_config(cfg)
+    # 32 layers; MoE where (i + 1) % 2 == 0 (16 layers), less layer 1: 15 MoE, 17 dense
+    assert m.n_moe_layers == 15 and m.n_dense_layers == 17
+
+
+def test_opt_keys_and_projection_error():
+    opt = dict(model_type="opt", hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+               vocab_size=50272, ffn_dim=3072, max_position_embeddings=2048)  # fmt: skip
+    m = models.from_hf_config(opt)
+    # OPT-125m as transformers builds it: 125,239,296 parameters.
+    assert m.param_count() == 125_239_296 and m.learned_positions == 2050 and m.mlp == "relu"
+    with pytest.raises(ValueError, match="word_embed_proj_dim"):
+        models.from_hf_config({**opt, "word_embed_proj_dim": 512})
 
 
 @pytest.mark.parametrize("bad", ["4096", 4096.5, math.nan, math.inf, True])

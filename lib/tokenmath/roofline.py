@@ -10,7 +10,7 @@ One decode step (ideal overlap of compute and memory traffic, no communication):
 * ``flops = B * flops_per_token(S)``
 * ``weight_bytes = decode_weight_params(B) * b_w`` (every weight except the untied input
   embedding, of which only ``B`` rows are read; MoE: the experts ``B`` tokens touch in expectation)
-* ``kv_bytes = B * S * k_B``
+* ``kv_bytes = B * kv_cache_bytes(S)`` (``B S k_B`` without a sliding window)
 * ``compute_s = flops / (n F)``, ``weight_s = weight_bytes / (n W)``, ``kv_s = kv_bytes / (n W)``
 * ``memory_s = weight_s + kv_s``, ``time_s = max(compute_s, memory_s)``, ``tokens/s = B / time_s``
 
@@ -282,7 +282,7 @@ def decode_step(
     """One decode step of ``B`` sequences, each attending to ``S`` cached tokens.
 
     ``flops = B * flops_per_token(S)``; ``weight_bytes = decode_weight_params(B) * b_w``;
-    ``kv_bytes = B * S * k_B``; ``time_s = max(flops / (n F), (weight_bytes + kv_bytes) / (n W))
+    ``kv_bytes = B * kv_cache_bytes(S)`` (``B S k_B`` without a sliding window); ``time_s = max(flops / (n F), (weight_bytes + kv_bytes) / (n W))
     + t0`` with ``t0 = overhead_s`` (default 0: the pure roofline; see :func:`fit_overhead`).
     ``kv_dtype`` and ``compute_dtype`` default to ``weight_dtype``.
     """
@@ -294,7 +294,7 @@ def decode_step(
     return step_from_counts(
         flops=batch * m.flops_per_token(context),
         weight_bytes=m.decode_weight_params(batch) * bytes_per_element(w),
-        kv_bytes=batch * context * m.kv_bytes_per_token(kv),
+        kv_bytes=batch * m.kv_cache_bytes(context, kv),
         peak_flops=_peak(a, c, w),
         bandwidth=a.hbm_bandwidth,
         batch=batch,
@@ -340,18 +340,16 @@ def fit_overhead(predicted_s, measured_s) -> float:
 def prefill_flops(model: ModelLike, tokens: int, *, batch: int = 1) -> float:
     """Forward FLOPs of a causal prefill of ``T`` tokens for ``B`` sequences.
 
-    Position ``i`` (1-based) attends to ``i`` keys, so summing ``flops_per_token`` exactly:
-    ``B * (T * flops_per_token(0) + attention_flops_per_token(1) * T (T + 1) / 2)``.
+    Position ``i`` (1-based) attends to ``i`` keys (``min(i, w)`` in a sliding-window layer):
+    ``B * (T * flops_per_token(0) + prefill_attention_flops(T))``, which is
+    ``B * (T * f(0) + 4 L H h T (T + 1) / 2)`` for a plain Llama.
     The LM head is counted at every position (the ``2N`` convention); a server that computes logits
     only for the last position does ``2 * vocab * d_model`` fewer FLOPs per prompt token.
     """
     m = _model(model)
     tokens = _positive_int(tokens, "tokens")
     batch = _positive_int(batch, "batch")
-    per_seq = (
-        tokens * m.flops_per_token(0) + m.attention_flops_per_token(1) * tokens * (tokens + 1) / 2
-    )
-    return batch * per_seq
+    return batch * (tokens * m.flops_per_token(0) + m.prefill_attention_flops(tokens))
 
 
 def prefill(
@@ -370,7 +368,7 @@ def prefill(
 
     ``flops`` = :func:`prefill_flops`; ``compute_s = flops / (n F mfu)``; the weights are read once,
     ``decode_weight_params(B T) * b_w`` (MoE: experts touched by ``B T`` tokens), and the KV cache
-    is written once, ``B T k_B`` bytes. ``tokens`` of the estimate is ``B T`` (prompt tokens), so
+    is written once, ``B * kv_cache_bytes(T)`` bytes. ``tokens`` of the estimate is ``B T`` (prompt tokens), so
     ``tokens_per_s`` is the prefill throughput. Without the ``mfu`` derating prefill is strongly
     compute-bound; ``mfu`` 0.4-0.6 is typical of published serving numbers.
     """
@@ -383,7 +381,7 @@ def prefill(
     return step_from_counts(
         flops=prefill_flops(m, tokens, batch=batch),
         weight_bytes=m.decode_weight_params(batch * tokens) * bytes_per_element(w),
-        kv_bytes=batch * tokens * m.kv_bytes_per_token(kv),
+        kv_bytes=batch * m.kv_cache_bytes(tokens, kv),
         peak_flops=_peak(a, c, w),
         bandwidth=a.hbm_bandwidth,
         batch=batch,
@@ -446,8 +444,8 @@ def generation(
 
     The prefill (derated by ``mfu``) yields the first output token. Then ``G - 1`` decode steps
     run; step ``j`` (1-based) feeds the ``j``-th output token, which attends to ``S = P + j`` keys.
-    Each step's time is exactly :func:`decode_step`'s ``time_s``: compute and memory are both
-    linear in ``S``, so ``decode_s = sum_j max(c0 + c1 S_j, m0 + m1 S_j)``.
+    Each step's time is exactly :func:`decode_step`'s ``time_s``, so
+    ``decode_s = sum_j max(B f(S_j) / (n F), (P(B) b_w + B kv_cache_bytes(S_j)) / (n W))``.
     """
     m, a = _model(model), _hw(hw)
     batch = _positive_int(batch, "batch")
@@ -458,12 +456,13 @@ def generation(
     pre = prefill(m, a, prompt_len, batch=batch, mfu=mfu, n_chips=n_chips, **kw)
     w, kv, c = _dtypes(weight_dtype, kv_dtype, compute_dtype)
     peak, bw = n_chips * _peak(a, c, w), n_chips * a.hbm_bandwidth
-    c0 = batch * m.flops_per_token(0) / peak
-    c1 = batch * m.attention_flops_per_token(1) / peak
-    m0 = m.decode_weight_params(batch) * bytes_per_element(w) / bw
-    m1 = batch * m.kv_bytes_per_token(kv) / bw
+    weight_s = m.decode_weight_params(batch) * bytes_per_element(w) / bw
     decode_s = math.fsum(
-        max(c0 + c1 * s, m0 + m1 * s) for s in range(prompt_len + 1, prompt_len + output_len)
+        max(
+            batch * m.flops_per_token(s) / peak,
+            weight_s + batch * m.kv_cache_bytes(s, kv) / bw,
+        )
+        for s in range(prompt_len + 1, prompt_len + output_len)
     )
     total_s = pre.time_s + decode_s
     return Generation(
@@ -495,7 +494,8 @@ def balance_batch(
 ) -> float:
     """The batch ``B*`` where decode compute time reaches memory time, including KV traffic.
 
-    Solves ``B f(S) / F = (P(B) b_w + B S k_B) / W`` with ``f = flops_per_token`` and
+    Solves ``B f(S) / F = (P(B) b_w + B k(S)) / W`` (``k(S) = kv_cache_bytes(S)``, ``S k_B``
+    without a sliding window) with ``f = flops_per_token`` and
     ``P = decode_weight_params``. Dense: ``P(B) = P0 + d B`` (``d`` embedding rows), so
     ``B* = (P0 b_w / W) / (f(S)/F - (d b_w + S k_B) / W)``: about ``F/W`` (295 on an H100 in bf16)
     at short context, half that for int8 weights computed in bf16. MoE: ``P(B)`` is concave, so
@@ -510,7 +510,7 @@ def balance_batch(
     _positive_int(n_chips, "n_chips")
     w, kv, c = _dtypes(weight_dtype, kv_dtype, compute_dtype)
     F, W, b_w = _peak(a, c, w), a.hbm_bandwidth, bytes_per_element(w)
-    per_token_s = m.flops_per_token(context) / F - context * m.kv_bytes_per_token(kv) / W
+    per_token_s = m.flops_per_token(context) / F - m.kv_cache_bytes(context, kv) / W
 
     def g(batch: int) -> float:  # compute time minus memory time, per chip, in seconds
         return batch * per_token_s - m.decode_weight_params(batch) * b_w / W
@@ -545,18 +545,29 @@ def critical_context(
 ) -> float:
     """Context ``S*`` beyond which no batch is compute-bound (:func:`balance_batch` is infinite).
 
-    Per token, compute ``f(S) / F = (f(0) + a S) / F`` (``a`` attention FLOPs per key) meets the KV
-    read ``S k_B / W`` at ``S* = (f(0) / F) / (k_B / W - a / F)``; ``math.inf`` if attention FLOPs per
-    key outpace KV bytes per key (``a / F >= k_B / W``). Ignoring ``a``, ``S* = 2 N_act W / (F k_B)``
-    (claims.md T5: about 0.4K tokens for Llama-3-8B on an H100 in bf16).
+    Per token, compute ``f(S) / F = (f(0) + a L S) / F`` (``a`` attention FLOPs per layer and key)
+    meets the KV read ``S k_B / W`` at ``S* = (f(0) / F) / (k_B / W - a L / F)``; ``math.inf`` if
+    attention FLOPs per key outpace KV bytes per key (``a L / F >= k_B / W``). Ignoring ``a``,
+    ``S* = 2 N_act W / (F k_B)``: about 0.4K tokens for Llama-3-8B on an H100 in bf16.
+
+    With a sliding window both sides grow with the cached (layer, token) entries ``X(S)``
+    instead of ``L S``: solve for ``X*`` and invert ``X(S) = (L - L_w) S + L_w min(S, w)``;
+    ``math.inf`` when every layer is windowed and ``X*`` lies beyond ``L w``.
     """
     m, a = _model(model), _hw(hw)
     w, kv, c = _dtypes(weight_dtype, kv_dtype, compute_dtype)
     F, W = _peak(a, c, w), a.hbm_bandwidth
-    per_key_s = m.kv_bytes_per_token(kv) / W - m.attention_flops_per_token(1) / F
-    if per_key_s <= 0:
+    L = m.n_layers
+    per_entry_s = m.kv_bytes_per_token(kv) / L / W - m.attention_flops_per_key() / F
+    if per_entry_s <= 0:
         return math.inf
-    return m.flops_per_token(0) / F / per_key_s
+    x_star = m.flops_per_token(0) / F / per_entry_s  # (layer, token) entries
+    n_win, window = m.n_window_layers, m.sliding_window
+    if not n_win or x_star <= L * window:
+        return x_star / L
+    if n_win == L:
+        return math.inf
+    return (x_star - n_win * window) / (L - n_win)
 
 
 def max_batch(
@@ -569,7 +580,8 @@ def max_batch(
     memory_fraction: float = 1.0,
     n_chips: int = 1,
 ) -> int:
-    """Largest ``B`` whose weights and KV cache fit: ``N b_w + B S k_B <= f n C``.
+    """Largest ``B`` whose weights and KV cache fit: ``N b_w + B k(S) <= f n C``, with
+    ``k(S) = kv_cache_bytes(S)`` (``S k_B`` without a sliding window).
 
     ``N = param_count()`` (all weights are stored, embedding included), ``C = hbm_bytes`` per chip,
     ``f = memory_fraction``. Returns 0 if the weights alone do not fit. ``context`` must be >= 1
@@ -583,7 +595,7 @@ def max_batch(
     kv = w if kv_dtype is None else check_dtype(kv_dtype, "kv_dtype")
     capacity = memory_fraction * n_chips * a.hbm_bytes
     weights = m.param_count() * bytes_per_element(w)
-    per_seq = context * m.kv_bytes_per_token(kv)
+    per_seq = m.kv_cache_bytes(context, kv)
 
     def fits(b: int) -> bool:
         return weights + b * per_seq <= capacity
