@@ -36,7 +36,8 @@ def test_buffers_are_beyond_the_caches(cpu_cal):
     assert cpu_cal.buffer_bytes >= 256e6
     cache = cpu_cal.device_info.get("cache_bytes")
     if cache:
-        assert cpu_cal.buffer_bytes >= min(8 * cache, cpu_cal.device_info["total_memory_bytes"] / 8)
+        want = min(8 * cache, cpu_cal.device_info["total_memory_bytes"] / 8)
+        assert cpu_cal.buffer_bytes > want - 4096  # rounded down to whole 4 KiB pages
 
 
 def test_accelerator_carries_the_measurement(cpu_cal):
