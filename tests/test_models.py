@@ -462,6 +462,8 @@ def test_no_torch_import():
         (dict(num_experts=8, num_experts_per_tok=2, moe_intermediate_size=64,
               decoder_sparse_step=0), "decoder_sparse_step"),
         (dict(tie_word_embeddings="yes"), "tie_word_embeddings"),
+        (dict(interleave_moe_layer_step=2), "interleave_moe_layer_step"),
+        (dict(attention_chunk_size=8192), "attention_chunk_size"),
         (dict(n_routed_experts=8, num_experts_per_tok=2, moe_intermediate_size=64,
               moe_layer_freq=2), "moe_layer_freq"),
     ],

@@ -500,6 +500,16 @@ _UNTIED_BY_DEFAULT = {
 }  # fmt: skip
 _TIED_BY_DEFAULT = {"gemma", "gemma2", "gpt2", "opt"}
 _LAYER_TYPES = {"full_attention", "sliding_attention"}
+# Keys that change the shape in ways ModelConfig cannot express (Llama 4, Jamba, Gemma-3 ...);
+# present with any value but the harmless one, they raise rather than parse silently.
+_UNMODELLED = {
+    "interleave_moe_layer_step": 1,  # Llama 4: MoE every k-th layer, dense MLPs of another size
+    "intermediate_size_mlp": None,  # Llama 4: the dense layers' MLP width
+    "attention_chunk_size": None,  # Llama 4: chunked attention
+    "attn_layer_period": None,  # Jamba: Mamba layers between attention layers
+    "expert_layer_period": None,  # Jamba
+    "sliding_window_pattern": None,  # Gemma-3 without layer_types
+}
 
 
 def _req(config: Mapping[str, Any], key: str) -> Any:
@@ -569,8 +579,6 @@ def _window(config: Mapping[str, Any], model_type: str, n_layers: int) -> dict[s
         n_win = max(0, n_layers - start)
     elif model_type == "gemma2":
         n_win = (n_layers + 1) // 2  # layers 0, 2, 4, ... slide
-    elif "sliding_window_pattern" in config:
-        raise ValueError("config key 'sliding_window_pattern' is not supported; give layer_types")
     else:
         n_win = n_layers
     if n_win == 0:
@@ -685,6 +693,9 @@ def from_hf_config(config: Mapping[str, Any], name: str | None = None) -> ModelC
         return _gpt2(config, name)
     if model_type == "opt":
         return _opt_model(config, name)
+    for key, harmless in _UNMODELLED.items():
+        if config.get(key) not in (None, harmless):
+            raise ValueError(f"config key {key!r} describes a structure tokenmath cannot model")
     if "num_experts" in config and "moe_intermediate_size" not in config:
         raise ValueError(
             "config has 'num_experts' without 'moe_intermediate_size': an expert layout "
