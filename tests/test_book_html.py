@@ -6,13 +6,14 @@ run alone without a build, the tests skip.
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
 from bs4 import BeautifulSoup
-from notebook_files import PAIRED, ROOT, config, toc_files
+from notebook_files import EXERCISES, PAIRED, ROOT, config, toc_files
 
 HTML = ROOT / "_build" / "html"
 
@@ -75,6 +76,17 @@ def test_colab_link_targets_the_paired_ipynb(md):
     links = [a.get("href") for a in _soup(_page(str(rel))).find_all("a")
              if "colab.research.google.com" in (a.get("href") or "")]
     assert expected in links, f"{rel}: Colab links {links}, expected {expected}"
+
+
+@pytest.mark.parametrize("md", EXERCISES, ids=[p.stem for p in EXERCISES])
+def test_exercise_pages_run_as_the_reader_gets_them(md):
+    """The book build is the one run of each exercise's reader version (the stubs as they are):
+    every check reports "not implemented yet" and the score is 0 (tests/test_exercise_notebooks.py
+    runs the same notebooks with the reference solutions)."""
+    n = len(importlib.import_module(f"tokenmath.checks.ex{md.stem}").TASKS)
+    text = _soup(_page(str(md.relative_to(ROOT).with_suffix("")))).get_text()
+    assert f"0/{n} tasks passed" in text
+    assert text.count("not implemented yet") == n
 
 
 def test_figures_are_rendered():

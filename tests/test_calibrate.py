@@ -7,7 +7,6 @@ import math
 import pytest
 import torch
 from tokenmath import calibrate, models, roofline
-from tokenmath.hardware import Accelerator
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -42,7 +41,6 @@ def test_buffers_are_beyond_the_caches(cpu_cal):
 
 def test_accelerator_carries_the_measurement(cpu_cal):
     acc = cpu_cal.accelerator
-    assert isinstance(acc, Accelerator)
     assert acc.name.startswith("measured: ")
     assert acc.hbm_bandwidth == cpu_cal.copy_bandwidth  # copy bandwidth, documented choice
     assert acc.peak_flops("fp32") == cpu_cal.flops["fp32"]

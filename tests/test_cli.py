@@ -30,7 +30,7 @@ def test_estimate_table(capsys):
     assert [(r[0], r[1]) for r in rows] == [
         (b, c) for c in ("1024", "8192") for b in ("1", "8", "64", "256")
     ]
-    # batch 64, context 1024: performance.md section 3 numbers, 7.045 ms and 9,085 tok/s
+    # batch 64, context 1024: 7.045 ms and 9,085 tok/s, as derived in test_roofline.py
     b64 = rows[2]
     e = decode_step("llama-3-8b", "h100", 64, 1024)
     assert float(b64[2]) == pytest.approx(e.time_s * 1e3, abs=1e-3)
@@ -149,9 +149,59 @@ def test_bench_is_registered_lazily(monkeypatch, capsys):
         return 0
 
     fake.add_arguments, fake.run = add_arguments, run_bench
-    monkeypatch.setitem(sys.modules, "tokenmath.bench", fake)
+    _fake_bench(monkeypatch, fake)
     assert cli.main(["bench", "--steps", "3"]) == 0
     assert calls == {"steps": 3}
+
+
+def _fake_bench(monkeypatch, fake):
+    import tokenmath
+
+    monkeypatch.setitem(sys.modules, "tokenmath.bench", fake)
+    monkeypatch.setattr(tokenmath, "bench", fake, raising=False)
+
+
+@pytest.mark.parametrize(
+    "exc", [RuntimeError("no GPU\nat all"), OSError("disk full"), KeyError("nope"), ValueError("v")]
+)
+def test_command_errors_are_one_line(monkeypatch, capsys, exc):
+    fake = types.ModuleType("tokenmath.bench")
+    fake.add_arguments = lambda parser: None
+
+    def run_bench(args):
+        raise exc
+
+    fake.run = run_bench
+    _fake_bench(monkeypatch, fake)
+    code, out, err = run(capsys, ["bench"])
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("tokenmath: error: ")
+    assert str(exc.args[0]).split()[0] in err
+
+
+def test_bugs_keep_their_traceback(monkeypatch):
+    fake = types.ModuleType("tokenmath.bench")
+    fake.add_arguments = lambda parser: None
+    fake.run = lambda args: 1 / 0
+    _fake_bench(monkeypatch, fake)
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["bench"])
+
+
+def test_bench_on_cuda_without_cuda_is_one_line():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    res = subprocess.run(
+        [sys.executable, "-m", "tokenmath", "bench", "--device", "cuda", "--no-progress"],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 2, res.stderr
+    assert res.stdout == ""
+    assert res.stderr.count("\n") == 1 and res.stderr.startswith("tokenmath: error: ")
+    assert "CUDA" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_estimate_does_not_import_bench_or_torch():

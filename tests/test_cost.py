@@ -1,6 +1,8 @@
 """tokenmath.cost: dollars per token, the billing rule, and the batching penalty.
 
-Published numbers: claims.md section 4, T1 (Llama-3.1-70B bf16 on 8 x H100 at $2/GPU-hour).
+Worked numbers: Llama-3.1-70B bf16 on 8 x H100 at $2/GPU-hour (the rental rate Epoch AI assumes,
+arXiv 2506.04645), derived by hand from the weights, the KV cache per token and the datasheet
+bandwidth, as in https://jax-ml.github.io/scaling-book/inference/ .
 """
 
 from __future__ import annotations
@@ -47,10 +49,10 @@ def test_prefill_and_generation_costs():
     assert cost.per_million_tokens(g, 2.0) == pytest.approx(2.0 / 3600 * g.total_s / (8 * 64) * 1e6)
 
 
-def test_claims_t1_llama70b_dollars():
-    """claims.md T1: dense Llama-3.1-70B bf16 on 8 x H100 at $2/GPU-hour, L = 4K: ~$23.6/Mtok at
+def test_llama70b_dollars():
+    """Dense Llama-3.1-70B bf16 on 8 x H100 at $2/GPU-hour, L = 4K: ~$23.6/Mtok at
     B = 1 and ~$0.27/Mtok at B = 512. Ours: $23.28 (1.4%) and $0.268 (0.9%).
-    (B = 512 at 4K does not fit in 640 GB: the note ignores capacity.)"""
+    (B = 512 at 4K does not fit in 640 GB: the hand derivation ignores capacity.)"""
     one = decode_step("llama-3-70b", "h100", 1, 4096, n_chips=8)
     big = decode_step("llama-3-70b", "h100", 512, 4096, n_chips=8)
     assert rel(cost.per_million_tokens(one, 2.0), 23.6) < 0.02
@@ -59,9 +61,9 @@ def test_claims_t1_llama70b_dollars():
 
 
 @pytest.mark.parametrize("context, expected", [(1024, 296), (4096, 104), (32768, 14)])
-def test_claims_t1_llama70b_penalty_without_capacity(context, expected):
-    """claims.md T1: cost(B=1) / cost_min ~ 296x at 1K, ~104x at 4K, ~14x at 32K. These follow when
-    any batch is allowed (the note ignores HBM capacity): ours 290 (2%), 104.6, 13.9 (within 3%)."""
+def test_llama70b_penalty_without_capacity(context, expected):
+    """Cost(B=1) / cost_min ~ 296x at 1K, ~104x at 4K, ~14x at 32K. These follow when
+    any batch is allowed (ignoring HBM capacity): ours 290 (2%), 104.6, 13.9 (within 3%)."""
     p = cost.batching_penalty("llama-3-70b", "h100", context, n_chips=8, batch_limit=10**6)
     assert rel(p, expected) < 0.03
 
@@ -74,7 +76,7 @@ def test_llama70b_penalty_with_capacity_is_lower():
 
 
 def test_penalty_is_about_the_balance_batch_at_short_context():
-    """claims.md T1: ideally cost(B=1)/cost_min ~ B* (the penalty for not batching equals the
+    """Ideally cost(B=1)/cost_min ~ B* (the penalty for not batching equals the
     balance batch) when KV is small and B* fits."""
     b = balance_batch("llama-3-70b", "h100", 16)
     p = cost.batching_penalty("llama-3-70b", "h100", 16, n_chips=8)
@@ -82,8 +84,8 @@ def test_penalty_is_about_the_balance_batch_at_short_context():
 
 
 def test_deepseek_penalty_is_not_a_thousand_under_expected_routing():
-    """claims.md T1 gives ~3,700x for DeepSeek-V3 FP8 on 8 x H200 at 1K; that assumes B = 1
-    reads all 671B weights. Under expected routing B = 1 reads only ~37B, so ours is ~190x."""
+    """Reading all 671B weights at B = 1 would give ~3,700x for DeepSeek-V3 FP8 on 8 x H200 at
+    1K (the ridge times N_tot / N_act). Under expected routing B = 1 reads only ~37B, so ours is ~190x."""
     p = cost.batching_penalty(
         "deepseek-v3", "h200", 1024, weight_dtype="fp8", kv_dtype="bf16", n_chips=8
     )
@@ -107,6 +109,16 @@ def test_cost_curves():
     assert ys[0] > ys[1] > ys[2]
     zs = cost.cost_vs_context("llama-3-8b", "h100", 64, [128, 1024, 8192], 2.0)
     assert zs[0] < zs[1] < zs[2]
+    kw = dict(weight_dtype="int8", compute_dtype="bf16", n_chips=2, overhead_s=1e-3)
+    ys = cost.cost_vs_batch("llama-3-8b", "h100", 1024, [1, 64], 2.0, **kw)
+    zs = cost.cost_vs_context("llama-3-8b", "h100", 64, [0, 1024], 2.0, **kw)
+    for y, (b, s) in zip(ys + zs, [(1, 1024), (64, 1024), (64, 0), (64, 1024)]):
+        e = decode_step("llama-3-8b", "h100", b, s, **kw)
+        assert y == pytest.approx(cost.per_million_tokens(e, 2.0), rel=1e-12)
+    with pytest.raises(ValueError, match="price_per_hour"):
+        cost.cost_vs_batch("tiny", "h100", 16, [1], -2.0)
+    with pytest.raises(ValueError, match="batch"):
+        cost.cost_vs_context("tiny", "h100", 0, [16], 2.0)
 
 
 @settings(max_examples=40, deadline=None)

@@ -40,19 +40,19 @@ def test_catalog_has_every_part_with_a_source():
 
 
 def test_ridge_h100_sxm_bf16_is_295():
-    # anchors.md §6 #1, scaling-book roofline.md / gpus.md: 9.89e14 / 3.35e12 ~ 295 FLOP/B (1%).
+    # Scaling book, https://jax-ml.github.io/scaling-book/roofline/ : 9.89e14 / 3.35e12 ~ 295 FLOP/B.
     assert hardware.get("H100-SXM").ridge("bf16") == pytest.approx(295, rel=0.01)
 
 
 def test_ridge_a100_kipply_208():
-    # anchors.md §6 #2, kipply "Transformer Inference Arithmetic": 312e12 / 1.5e12 = 208.
+    # kipply, https://kipp.ly/transformer-inference-arithmetic/ : 312e12 / 1.5e12 = 208.
     a100_eff = Accelerator("A100-kipply", {"bf16": 312e12}, hbm_bandwidth=1.5e12, hbm_bytes=40e9)
     assert a100_eff.ridge() == pytest.approx(208, rel=1e-12)
 
 
 def test_dense_not_sparse_h100():
-    # anchors.md §6 #3, scaling-book roofline.md: the sheet's "1,979 TFLOPS with sparsity" is
-    # 989e12 dense; the ridge is ~295, not ~590.
+    # https://www.nvidia.com/en-us/data-center/h100/ : the sheet's "1,979 TFLOPS with sparsity"
+    # is 989e12 dense (scaling book, "GPUs" chapter); the ridge is ~295, not ~590.
     h100 = hardware.get("h100")
     assert h100.peak_flops("bf16") == pytest.approx(989e12, rel=1e-3)
     assert h100.ridge() < 300
@@ -62,11 +62,11 @@ def test_dense_not_sparse_h100():
 @pytest.mark.parametrize(
     "name, bf16_dense",
     [
-        # performance.md §4 pitfall 1: third-party pages list sparse numbers as dense.
+        # Third-party pages list sparse numbers as dense; these are the datasheets' dense ones.
         ("H200", 989e12),
         ("MI300X", 1307.4e12),
         ("B200", 2.25e15),  # NVIDIA HGX B200: 4.5 PFLOPS with sparsity -> 2.25 dense
-        # pitfall 3: GeForce FP32-accumulate rate, not the FP16-accumulate 330.
+        # GeForce: the FP32-accumulate rate (Ada whitepaper), not the FP16-accumulate 330.
         ("RTX-4090", 165.2e12),
         ("A100-80GB", 312e12),
     ],
@@ -77,7 +77,7 @@ def test_dense_bf16_values(name, bf16_dense):
 
 @pytest.mark.parametrize(
     "name, ridge",
-    # performance.md §4, derived ridge column (BF16 FLOP/B; T4 uses fp16).
+    # Derived: dense bf16 FLOP/s over HBM bytes/s from each catalog entry's datasheet.
     [
         ("H100-PCIe", 378),
         ("H200", 206),
@@ -102,7 +102,7 @@ def test_t4_has_no_bf16():
         t4.peak_flops("bf16")
     with pytest.raises(ValueError, match="bf16"):
         t4.ridge()
-    assert t4.ridge("fp16") == pytest.approx(203, rel=0.01)  # performance.md §4
+    assert t4.ridge("fp16") == pytest.approx(203, rel=0.01)  # 65e12 / 320e9
 
 
 def test_fp32_is_non_tensor_rate():
@@ -200,3 +200,37 @@ def test_bad_fields_raise_value_error_naming_field(kwargs, field):
 def test_ridge_is_flops_over_bandwidth(flops, bw):
     hw = Accelerator("x", {"fp16": flops}, hbm_bandwidth=bw, hbm_bytes=1e9)
     assert hw.ridge("fp16") == pytest.approx(flops / bw)
+
+
+@pytest.mark.parametrize(
+    "name, memory, want",
+    [
+        ("NVIDIA H100 80GB HBM3", 85e9, "H100-SXM"),
+        ("NVIDIA H100 PCIe", 85e9, "H100-PCIe"),
+        ("NVIDIA H100", None, "H100-SXM"),  # the bare model token's alias breaks the tie
+        ("NVIDIA H200", 150e9, "H200"),
+        ("Tesla T4", 15.8e9, "T4"),
+        ("NVIDIA A100-SXM4-80GB", 85e9, "A100-80GB"),
+        ("NVIDIA A100-SXM4-40GB", 42e9, "A100-40GB"),
+        ("NVIDIA A100-PCIE-40GB", 42e9, "A100-40GB"),
+        ("NVIDIA A100-PCIE", 42e9, "A100-40GB"),  # no size in the name: the memory decides
+        ("NVIDIA A100-PCIE", 85e9, "A100-80GB"),
+        ("NVIDIA A10", 24e9, "A10"),
+        ("NVIDIA L4", 24e9, "L4"),
+        ("NVIDIA GeForce RTX 4090", 25e9, "RTX-4090"),
+        ("AMD Instinct MI300X", 206e9, "MI300X"),
+        ("NVIDIA L40S", 48e9, None),
+        ("AMD EPYC", 25e9, None),
+        ("", None, None),
+    ],
+)
+def test_match_hardware(name, memory, want):
+    got = hardware.match_hardware(name, memory)
+    assert (got.name if got else None) == want
+
+
+def test_match_hardware_rejects_bad_input():
+    with pytest.raises(ValueError, match="device_name"):
+        hardware.match_hardware(None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="memory_bytes"):
+        hardware.match_hardware("NVIDIA H100", -1.0)

@@ -10,8 +10,8 @@ Three probes, each on buffers well beyond the last-level cache:
 
 ``measure()`` returns an :class:`~tokenmath.hardware.Accelerator` whose ``hbm_bandwidth`` is the
 measured **copy** bandwidth (decode streams weights once and writes little, so copy is the
-conservative choice; published copy ceilings are 84-89 % of datasheet on Hopper, see
-performance.md section 5). ``measure_all()`` also keeps the read bandwidth and every timing.
+conservative choice; on real parts it lands below the datasheet figure, by how much is what
+the lab measures). ``measure_all()`` also keeps the read bandwidth and every timing.
 Feeding the result to ``tokenmath.roofline`` gives the calibrated roofline.
 """
 

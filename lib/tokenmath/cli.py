@@ -3,18 +3,19 @@
     tokenmath hardware                     # the accelerator catalog
     tokenmath models                       # the model presets
     tokenmath estimate --model llama-3-8b --hw h100 --batch 1,8,64,256 --context 1024,8192
-    tokenmath bench ...                    # measurement (tokenmath.bench, imported lazily)
+    tokenmath bench ...                    # measurement (imports torch, only when it runs)
 
-Bad input prints one line, ``tokenmath: error: ...``, on stderr and exits with status 2.
+Every failure, bad input or a missing device alike, prints one line, ``tokenmath: error: ...``,
+on stderr and exits with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import sys
+import traceback
 from collections.abc import Sequence
 
 from tokenmath import __version__, cost, hardware, models, roofline
@@ -319,13 +320,16 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def _bench_module():
-    """``tokenmath.bench``, imported on demand (it imports torch only when it runs)."""
-    return importlib.import_module("tokenmath.bench")
+def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    from tokenmath import bench  # here, not at the top: only `tokenmath bench` needs it
+
+    bench.add_arguments(parser)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    return _bench_module().run(args)
+    from tokenmath import bench
+
+    return bench.run(args)
 
 
 # ----------------------------------------------------------------------------- parser
@@ -382,29 +386,41 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="measure a decode step on this machine (needs torch)")
     b.set_defaults(func=_cmd_bench)
     if argv is not None and len(argv) > 0 and argv[0] == "bench":
-        _bench_module().add_arguments(b)
+        _add_bench_arguments(b)
     return p
 
 
+# Errors reported as one line: bad input, unknown names, missing devices and files. Anything
+# else raised from inside torch (a CPU-only build asked for CUDA) is reported the same way.
+_REPORTED = (UsageError, ValueError, RuntimeError, KeyError, OSError, ImportError)
+
+
+def _from_torch(exc: BaseException) -> bool:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and "torch" in frames[-1].filename.replace("\\", "/").split("/")
+
+
+def _one_line(exc: BaseException) -> str:
+    msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    msg = " ".join(msg.split()) or type(exc).__name__
+    if isinstance(exc, ImportError) and not isinstance(exc, UsageError):
+        msg = f"a module this command needs is missing: {msg}"
+    return msg
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 bad input)."""
+    """Run the command line; returns the exit status (0 ok, 2 on any error)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        try:
-            parser = build_parser(argv)
-        except ImportError as e:
-            raise UsageError(f"bench is unavailable: {e}") from None
-        args = parser.parse_args(argv)
-        try:
-            return int(args.func(args) or 0)
-        except ImportError as e:  # e.g. bench without torch installed
-            raise UsageError(f"{args.command} is unavailable: {e}") from None
-    except (UsageError, ValueError, KeyError) as e:
-        msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
-        print(f"tokenmath: error: {' '.join(msg.split())}", file=sys.stderr)
-        return 2
+        args = build_parser(argv).parse_args(argv)
+        return int(args.func(args) or 0)
     except SystemExit as e:  # --help and --version exit 0 through argparse
         return e.code if isinstance(e.code, int) else 0
+    except Exception as e:
+        if not isinstance(e, _REPORTED) and not _from_torch(e):
+            raise  # a bug in tokenmath: keep its traceback
+        print(f"tokenmath: error: {_one_line(e)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

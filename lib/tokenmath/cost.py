@@ -4,7 +4,9 @@ Rent ``n`` chips at ``p`` dollars per chip-hour. A step of ``time_s`` seconds yi
 tokens, so ``$ per token = p n / 3600 * time_s / tokens`` and ``$/Mtok`` is that times ``1e6``.
 Per token, a decode step costs ``max(f(S)/F, (P(B) b_w / B + S k_B) / W)`` chip-seconds: the
 weight fetch is shared by the batch (a hyperbola in ``B``), compute and KV reads are not, so cost
-falls from "almost infinity" at ``B = 1`` to a floor (claims.md C4, C5).
+falls from "almost infinity" at ``B = 1`` to a floor. The argument is the scaling book's
+(https://jax-ml.github.io/scaling-book/inference/) and kipply's "Transformer Inference
+Arithmetic" (https://kipp.ly/transformer-inference-arithmetic/).
 """
 
 from __future__ import annotations
@@ -12,19 +14,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from tokenmath.roofline import (
-    Generation,
-    HardwareLike,
-    ModelLike,
-    StepEstimate,
-    _finite,
-    _hw,
-    _model,
-    _positive_int,
-    balance_batch,
-    decode_step,
-    max_batch,
-)
+from tokenmath import hardware, models
+from tokenmath.roofline import DecodeAt, Generation, HardwareLike, ModelLike, StepEstimate
+from tokenmath.validate import nonneg, positive_int
 
 __all__ = [
     "per_million_tokens",
@@ -37,10 +29,6 @@ __all__ = [
 ]
 
 
-def _price(price_per_hour: float) -> float:
-    return _finite(price_per_hour, "price_per_hour", nonneg=True)
-
-
 def _chips(estimate: StepEstimate | Generation, n_chips: int | None) -> int:
     """The chips billed: the estimate's own ``n_chips``; an explicit ``n_chips`` must agree."""
     if not isinstance(estimate, (StepEstimate, Generation)):
@@ -48,7 +36,7 @@ def _chips(estimate: StepEstimate | Generation, n_chips: int | None) -> int:
             f"estimate must be a StepEstimate or Generation, got {type(estimate).__name__}"
         )
     if n_chips is not None:
-        n_chips = _positive_int(n_chips, "n_chips")
+        n_chips = positive_int(n_chips, "n_chips")
         if n_chips != estimate.n_chips:
             raise ValueError(
                 f"n_chips={n_chips} disagrees with the estimate's n_chips={estimate.n_chips}; "
@@ -57,9 +45,14 @@ def _chips(estimate: StepEstimate | Generation, n_chips: int | None) -> int:
     return estimate.n_chips
 
 
+def _chip_seconds(estimate: StepEstimate | Generation) -> float:
+    return estimate.n_chips * estimate.time_s / estimate.tokens
+
+
 def chip_seconds_per_token(estimate: StepEstimate | Generation) -> float:
     """``n_chips * time_s / tokens``: the chip-time one token occupies (price-free cost)."""
-    return _chips(estimate, None) * estimate.time_s / estimate.tokens
+    _chips(estimate, None)
+    return _chip_seconds(estimate)
 
 
 def per_token(
@@ -70,8 +63,8 @@ def per_token(
     ``price_per_hour`` is per chip. The chips billed are ``estimate.n_chips`` (the estimate knows
     how many chips it ran on); ``n_chips``, if given, must equal it (a guard, not an override).
     """
-    chips = _chips(estimate, n_chips)
-    return _price(price_per_hour) * chips / 3600.0 * estimate.time_s / estimate.tokens
+    _chips(estimate, n_chips)
+    return nonneg(price_per_hour, "price_per_hour") / 3600.0 * _chip_seconds(estimate)
 
 
 def per_million_tokens(
@@ -84,6 +77,12 @@ def per_million_tokens(
     return 1e6 * per_token(estimate, price_per_hour, n_chips=n_chips)
 
 
+def _decode_kwargs(kwargs: dict[str, object]) -> tuple[dict[str, object], float]:
+    """Split :func:`~tokenmath.roofline.decode_step` keywords into ``DecodeAt``'s and ``t0``."""
+    kw = dict(kwargs)
+    return kw, kw.pop("overhead_s", 0.0)  # type: ignore[return-value]
+
+
 def cost_vs_batch(
     model: ModelLike,
     hw: HardwareLike,
@@ -93,10 +92,10 @@ def cost_vs_batch(
     **kwargs: object,
 ) -> list[float]:
     """``$/Mtok`` of a decode step at each batch (``kwargs`` go to :func:`decode_step`)."""
-    m, a = _model(model), _hw(hw)
-    return [
-        per_million_tokens(decode_step(m, a, b, context, **kwargs), price_per_hour) for b in batches
-    ]
+    price = nonneg(price_per_hour, "price_per_hour")
+    kw, t0 = _decode_kwargs(kwargs)
+    at = DecodeAt(model, hw, context, **kw)  # type: ignore[arg-type]
+    return [1e6 * price / 3600.0 * _chip_seconds(at.step(b, t0)) for b in batches]
 
 
 def cost_vs_context(
@@ -108,10 +107,12 @@ def cost_vs_context(
     **kwargs: object,
 ) -> list[float]:
     """``$/Mtok`` of a decode step at each context (``kwargs`` go to :func:`decode_step`)."""
-    m, a = _model(model), _hw(hw)
-    return [
-        per_million_tokens(decode_step(m, a, batch, s, **kwargs), price_per_hour) for s in contexts
-    ]
+    m, a = models.get(model), hardware.get(hw)
+    price = nonneg(price_per_hour, "price_per_hour")
+    batch = positive_int(batch, "batch")
+    kw, t0 = _decode_kwargs(kwargs)
+    steps = [DecodeAt(m, a, s, **kw).step(batch, t0) for s in contexts]  # type: ignore[arg-type]
+    return [1e6 * price / 3600.0 * _chip_seconds(e) for e in steps]
 
 
 def _candidates(limit: int, extra: Sequence[float]) -> list[int]:
@@ -126,6 +127,38 @@ def _candidates(limit: int, extra: Sequence[float]) -> list[int]:
                 if 1 <= v <= limit:
                     grid.add(int(v))
     return sorted(grid)
+
+
+def _cheapest(at: DecodeAt, limit: int) -> tuple[int, float]:
+    """``(B, chip-seconds per token)`` minimizing decode cost over ``1..limit`` at ``at``."""
+    cache: dict[int, float] = {}
+
+    def cpt(b: int) -> float:
+        if b not in cache:
+            cache[b] = _chip_seconds(at.step(b))
+        return cache[b]
+
+    best = min(_candidates(limit, [at.balance_batch()]), key=lambda b: (cpt(b), b))
+    improved = True
+    while improved:  # local refinement by unit steps
+        improved = False
+        for nb in (best - 1, best + 1):
+            if 1 <= nb <= limit and cpt(nb) < cpt(best) * (1 - 1e-12):
+                best, improved = nb, True
+    return best, cpt(best)
+
+
+def _limit(at: DecodeAt, memory_fraction: float, batch_limit: int | None) -> int:
+    """The largest batch considered: ``batch_limit``, else ``max_batch``; raises if 0."""
+    if batch_limit is not None:
+        return positive_int(batch_limit, "batch_limit")
+    limit = at.max_batch(memory_fraction)
+    if limit == 0:
+        raise ValueError(
+            f"the weights of {at.model.name} in {at.weight_dtype} do not fit in "
+            f"{at.n_chips} x {at.hw.name} (memory_fraction={memory_fraction})"
+        )
+    return limit
 
 
 def cheapest_batch(
@@ -149,44 +182,8 @@ def cheapest_batch(
     ``batch_limit`` replaces ``max_batch`` as the largest batch considered: it ignores HBM capacity
     (as the published "thousand times worse" arithmetic does), so use it knowingly.
     """
-    m, a = _model(model), _hw(hw)
-    if batch_limit is not None:
-        limit = _positive_int(batch_limit, "batch_limit")
-    else:
-        limit = max_batch(
-            m,
-            a,
-            context,
-            weight_dtype=weight_dtype,
-            kv_dtype=kv_dtype,
-            memory_fraction=memory_fraction,
-            n_chips=n_chips,
-        )
-    if limit == 0:
-        raise ValueError(
-            f"the weights of {m.name} in {weight_dtype} do not fit in "
-            f"{n_chips} x {a.name} (memory_fraction={memory_fraction})"
-        )
-    kw = dict(
-        weight_dtype=weight_dtype, kv_dtype=kv_dtype, compute_dtype=compute_dtype, n_chips=n_chips
-    )
-    b_star = balance_batch(m, a, context, **kw)
-
-    cache: dict[int, float] = {}
-
-    def cpt(b: int) -> float:
-        if b not in cache:
-            cache[b] = chip_seconds_per_token(decode_step(m, a, b, context, **kw))
-        return cache[b]
-
-    best = min(_candidates(limit, [b_star]), key=lambda b: (cpt(b), b))
-    improved = True
-    while improved:  # local refinement by unit steps
-        improved = False
-        for nb in (best - 1, best + 1):
-            if 1 <= nb <= limit and cpt(nb) < cpt(best) * (1 - 1e-12):
-                best, improved = nb, True
-    return best, cpt(best)
+    at = DecodeAt(model, hw, context, weight_dtype, kv_dtype, compute_dtype, n_chips)
+    return _cheapest(at, _limit(at, memory_fraction, batch_limit))
 
 
 def batching_penalty(
@@ -209,26 +206,6 @@ def batching_penalty(
     routing it does not. KV reads, which batching cannot share, shrink it at long context, and so
     does HBM capacity (``batch_limit`` lifts that limit; see :func:`cheapest_batch`).
     """
-    m, a = _model(model), _hw(hw)
-    _, best = cheapest_batch(
-        m,
-        a,
-        context,
-        weight_dtype=weight_dtype,
-        kv_dtype=kv_dtype,
-        compute_dtype=compute_dtype,
-        n_chips=n_chips,
-        memory_fraction=memory_fraction,
-        batch_limit=batch_limit,
-    )
-    one = decode_step(
-        m,
-        a,
-        1,
-        context,
-        weight_dtype=weight_dtype,
-        kv_dtype=kv_dtype,
-        compute_dtype=compute_dtype,
-        n_chips=n_chips,
-    )
-    return chip_seconds_per_token(one) / best
+    at = DecodeAt(model, hw, context, weight_dtype, kv_dtype, compute_dtype, n_chips)
+    _, best = _cheapest(at, _limit(at, memory_fraction, batch_limit))
+    return _chip_seconds(at.step(1)) / best

@@ -20,13 +20,15 @@ Conventions used in every entry:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from tokenmath.dtypes import DTYPES, check_dtype
+from tokenmath.validate import positive
 
-__all__ = ["Accelerator", "CATALOG", "ALIASES", "get", "names"]
+__all__ = ["Accelerator", "CATALOG", "ALIASES", "get", "names", "match_hardware"]
 
 T = 1e12  # tera
 GB = 1e9
@@ -55,15 +57,15 @@ class Accelerator:
         clean: dict[str, float] = {}
         for dtype, value in self.flops.items():
             key = check_dtype(dtype, name="flops key")
-            clean[key] = _positive(value, f"flops[{key!r}]")
+            clean[key] = positive(value, f"flops[{key!r}]")
         object.__setattr__(self, "flops", MappingProxyType(clean))
-        object.__setattr__(self, "hbm_bandwidth", _positive(self.hbm_bandwidth, "hbm_bandwidth"))
-        object.__setattr__(self, "hbm_bytes", _positive(self.hbm_bytes, "hbm_bytes"))
+        object.__setattr__(self, "hbm_bandwidth", positive(self.hbm_bandwidth, "hbm_bandwidth"))
+        object.__setattr__(self, "hbm_bytes", positive(self.hbm_bytes, "hbm_bytes"))
         if self.cache_bytes is not None:
-            object.__setattr__(self, "cache_bytes", _positive(self.cache_bytes, "cache_bytes"))
+            object.__setattr__(self, "cache_bytes", positive(self.cache_bytes, "cache_bytes"))
         if self.price_per_hour is not None:
             object.__setattr__(
-                self, "price_per_hour", _positive(self.price_per_hour, "price_per_hour")
+                self, "price_per_hour", positive(self.price_per_hour, "price_per_hour")
             )
 
     def peak_flops(self, dtype: str = "bf16") -> float:
@@ -80,15 +82,6 @@ class Accelerator:
     def ridge(self, dtype: str = "bf16") -> float:
         """Ridge point ``F / W`` in FLOP/byte: peak FLOP/s over HBM bandwidth."""
         return self.peak_flops(dtype) / self.hbm_bandwidth
-
-
-def _positive(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    x = float(value)
-    if not math.isfinite(x) or x <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return x
 
 
 def _half(sparse: float) -> float:
@@ -181,9 +174,9 @@ _ENTRIES: tuple[Accelerator, ...] = (
     ),
     # NVIDIA H100 datasheet, https://www.nvidia.com/en-us/data-center/h100/ , SXM5 column:
     # FP32 67 TFLOPS; BF16/FP16 1,979 TFLOPS*; FP8 3,958 TFLOPS*; INT8 3,958 TOPS* (* with
-    # sparsity -> dense 989 / 1979 / 1979, as in scaling-book roofline.md); 80 GB HBM3 at
-    # 3.35 TB/s; L2 50 MiB. Price: $2 per H100-hour, the rental rate assumed by Epoch AI,
-    # "Inference economics of language models", arXiv 2506.04645.
+    # sparsity -> dense 989 / 1979 / 1979, as https://jax-ml.github.io/scaling-book/gpus/ uses);
+    # 80 GB HBM3 at 3.35 TB/s; L2 50 MiB. Price: $2 per H100-hour, the rental rate assumed by
+    # Epoch AI, "Inference economics of language models", arXiv 2506.04645.
     Accelerator(
         name="H100-SXM",
         flops={
@@ -372,3 +365,36 @@ def get(name: str | Accelerator) -> Accelerator:
             f"(aliases: {', '.join(ALIASES)})"
         )
     return CATALOG[key]
+
+
+def _words(name: str) -> list[str]:
+    return [t for t in re.split(r"[^a-z0-9]+", name.lower()) if t]
+
+
+def match_hardware(device_name: str, memory_bytes: float | None = None) -> Accelerator | None:
+    """The catalog entry a device name (as torch reports it) refers to, or ``None``.
+
+    An entry matches when its model token (the first with a digit: ``h100``, ``a100``, ``t4``,
+    ``4090``) is a word of the device name. Ties go to the entry sharing more words (``pcie``,
+    ``80gb``), then the closest memory size (``memory_bytes``, if given), then the entry the bare
+    model token aliases to.
+    """
+    if not isinstance(device_name, str):
+        raise ValueError(f"device_name must be a string, got {device_name!r}")
+    if memory_bytes is not None:
+        memory_bytes = positive(memory_bytes, "memory_bytes")
+    words = set(_words(device_name))
+    best, best_key = None, None
+    for name in names():
+        toks = _words(name)
+        model = next((t for t in toks if any(ch.isdigit() for ch in t)), None)
+        if model is None or model not in words:
+            continue
+        acc = CATALOG[name]
+        overlap = sum(t in words for t in toks)
+        mem = -abs(math.log(acc.hbm_bytes / memory_bytes)) if memory_bytes else 0.0
+        alias = _LOOKUP.get(_normalise(model))
+        key = (overlap, round(mem, 2), alias == acc.name)
+        if best_key is None or key > best_key:
+            best, best_key = acc, key
+    return best

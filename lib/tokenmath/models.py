@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from tokenmath import validate
 from tokenmath.dtypes import bytes_per_element
 
 __all__ = ["ModelConfig", "PRESETS", "get", "names", "from_hf_config"]
@@ -87,7 +88,7 @@ class ModelConfig:
         if not isinstance(self.name, str) or not self.name.strip():
             raise ValueError(f"name must be a non-empty string, got {self.name!r}")
         for f in ("n_layers", "d_model", "n_heads", "n_kv_heads", "head_dim", "d_ff", "vocab_size"):
-            _check_int(getattr(self, f), f, minimum=1)
+            validate.positive_int(getattr(self, f), f)
         for f in (
             "n_experts",
             "n_active_experts",
@@ -103,10 +104,10 @@ class ModelConfig:
             "d_ff_shared_expert",
             "sliding_window",
         ):
-            _check_int(getattr(self, f), f, minimum=0)
+            validate.nonneg_int(getattr(self, f), f)
         if self.n_window_layers is None:
             object.__setattr__(self, "n_window_layers", self.n_layers if self.sliding_window else 0)
-        _check_int(self.n_window_layers, "n_window_layers", minimum=0)
+        validate.nonneg_int(self.n_window_layers, "n_window_layers")
         if self.sliding_window and not 1 <= self.n_window_layers <= self.n_layers:
             raise ValueError(
                 f"n_window_layers must be in 1..n_layers={self.n_layers} when sliding_window "
@@ -275,7 +276,7 @@ class ModelConfig:
     def cached_layer_tokens(self, context: float) -> float:
         """(layer, token) entries a sequence of ``c`` tokens keeps in its KV cache:
         ``X(c) = (L - L_w) c + L_w min(c, w)``; ``L c`` without a sliding window."""
-        c = _check_context(context)
+        c = validate.nonneg(context, "context")
         n_win = self.n_window_layers or 0
         windowed = min(c, self.sliding_window) if n_win else 0.0
         return (self.n_layers - n_win) * c + n_win * windowed
@@ -288,7 +289,7 @@ class ModelConfig:
     def expected_experts_touched(self, batch: int) -> float:
         """Routed experts a batch touches per MoE layer under uniform routing:
         ``E (1 - (1 - k/E)^B)``; ``k`` at ``B = 1``, tending to ``E``."""
-        _check_int(batch, "batch", minimum=1)
+        validate.positive_int(batch, "batch")
         if not self.is_moe:
             return 0.0
         e, k = self.n_experts, self.n_active_experts
@@ -300,7 +301,7 @@ class ModelConfig:
         Everything except lookup tables, of which ``min(B, rows) d`` are read; MoE layers read
         ``E (1 - (1 - k/E)^B)`` routed experts each, plus shared experts and the router.
         """
-        _check_int(batch, "batch", minimum=1)
+        validate.positive_int(batch, "batch")
         d = self.d_model
         n = float(self.param_count() - self._lookup_table_params())
         if not self.tied_embeddings:
@@ -339,7 +340,7 @@ class ModelConfig:
         ``a_p = 4 H h``; MLA prefills in the uncompressed form, ``a_p = 2 H (n + r + v)``
         (with many queries per key, decompressing the keys is cheaper than absorbing).
         """
-        _check_int(tokens, "tokens", minimum=1)
+        validate.positive_int(tokens, "tokens")
         t = tokens
         if self.is_mla:
             a = (
@@ -358,22 +359,6 @@ class ModelConfig:
         """Forward FLOPs of one token: ``2 (N_act - lookup tables) + attention(c)``."""
         matmul_params = self.active_param_count() - self._lookup_table_params()
         return 2.0 * matmul_params + self.attention_flops_per_token(context)
-
-
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        what = "a positive integer" if minimum >= 1 else "a non-negative integer"
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    return value
-
-
-def _check_context(context: Any) -> float:
-    if isinstance(context, bool) or not isinstance(context, (int, float)):
-        raise ValueError(f"context must be a non-negative number, got {context!r}")
-    c = float(context)
-    if not math.isfinite(c) or c < 0:
-        raise ValueError(f"context must be a non-negative finite number, got {context!r}")
-    return c
 
 
 # ---- presets -----------------------------------------------------------------------------

@@ -14,15 +14,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from tokenmath import cost as _cost
-from tokenmath.roofline import (
-    HardwareLike,
-    ModelLike,
-    _hw,
-    _model,
-    decode_step,
-    max_batch,
-)
+from tokenmath import cost, hardware, models
+from tokenmath.roofline import DecodeAt, HardwareLike, ModelLike
 
 __all__ = [
     "geometric_batches",
@@ -77,7 +70,7 @@ def roofline_chart(
     ``points`` are measured ``(intensity FLOP/byte, achieved FLOP/s, label)``. Lines drawn: the roof
     and the ridge marker (2 lines); one scatter per point.
     """
-    a = _hw(hw)
+    a = hardware.get(hw)
     peak, bw = a.peak_flops(dtype), a.hbm_bandwidth
     ridge = peak / bw
     lo, hi = intensity_range
@@ -113,12 +106,10 @@ def step_time_vs_batch(
     ``stacked=True``: weights and KV stacked as the memory time (two filled areas), plus the
     compute and step-time lines.
     """
-    m, a = _model(model), _hw(hw)
+    m, a = models.get(model), hardware.get(hw)
     bs = list(batches) if batches is not None else geometric_batches(1024)
-    kw = dict(
-        weight_dtype=weight_dtype, kv_dtype=kv_dtype, compute_dtype=compute_dtype, n_chips=n_chips
-    )
-    est = [decode_step(m, a, b, context, **kw) for b in bs]
+    at = DecodeAt(m, a, context, weight_dtype, kv_dtype, compute_dtype, n_chips)
+    est = [at.step(b) for b in bs]
     ms = 1e3
     ax = _axes(ax)
     if stacked:
@@ -167,7 +158,7 @@ def cost_vs_batch(
     ``price_per_hour`` (per chip) defaults to the hardware's cited price. Batches whose KV cache
     does not fit are left out of each line.
     """
-    m, a = _model(model), _hw(hw)
+    m, a = models.get(model), hardware.get(hw)
     price = _price(a, price_per_hour)
     ctxs = [contexts] if isinstance(contexts, int) else list(contexts)
     kw = dict(
@@ -175,17 +166,11 @@ def cost_vs_batch(
     )
     ax = _axes(ax)
     for s in ctxs:
-        limit = max_batch(
-            m,
-            a,
-            s,
-            weight_dtype=weight_dtype,
-            kv_dtype=kv_dtype,
-            memory_fraction=memory_fraction,
-            n_chips=n_chips,
+        limit = DecodeAt(m, a, s, weight_dtype, kv_dtype, compute_dtype, n_chips).max_batch(
+            memory_fraction
         )
         bs = [b for b in (batches or geometric_batches(max(limit, 1))) if b <= limit]
-        ys = _cost.cost_vs_batch(m, a, s, bs, price, **kw)
+        ys = cost.cost_vs_batch(m, a, s, bs, price, **kw)
         ax.plot(bs, ys, marker=".", label=f"context {s}")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
@@ -210,7 +195,7 @@ def cost_vs_context(
     ax: Axes | None = None,
 ) -> Axes:
     """``$/Mtok`` of decode against context, one line per batch (capacity is not checked)."""
-    m, a = _model(model), _hw(hw)
+    m, a = models.get(model), hardware.get(hw)
     price = _price(a, price_per_hour)
     bs = [batches] if isinstance(batches, int) else list(batches)
     ss = list(contexts) if contexts is not None else [2**i for i in range(7, 18)]
@@ -219,7 +204,7 @@ def cost_vs_context(
     )
     ax = _axes(ax)
     for b in bs:
-        ax.plot(ss, _cost.cost_vs_context(m, a, b, ss, price, **kw), marker=".", label=f"batch {b}")
+        ax.plot(ss, cost.cost_vs_context(m, a, b, ss, price, **kw), marker=".", label=f"batch {b}")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("context S (tokens)")
@@ -246,7 +231,7 @@ def estimate_figure(
     Left: ``time_s`` per context over ``1..max(batches)``, requested batches marked. Right: ``$/Mtok``
     when a price is known, else tokens/s. Capacity is not checked (the table flags it).
     """
-    m, a = _model(model), _hw(hw)
+    m, a = models.get(model), hardware.get(hw)
     if price_per_hour is None:
         price_per_hour = a.price_per_hour
     kw = dict(
@@ -256,13 +241,14 @@ def estimate_figure(
     fig = Figure(figsize=(11.0, 4.0), layout="constrained")
     left, right = fig.subplots(1, 2)
     for s in contexts:
-        est = [decode_step(m, a, b, s, **kw) for b in grid]
+        at = DecodeAt(m, a, s, **kw)
+        est = [at.step(b) for b in grid]
         marks = [grid.index(b) for b in batches]
         left.plot(
             grid, [e.time_s * 1e3 for e in est], marker="o", markevery=marks, label=f"context {s}"
         )
         if price_per_hour is not None:
-            ys = [_cost.per_million_tokens(e, price_per_hour) for e in est]
+            ys = [cost.per_million_tokens(e, price_per_hour) for e in est]
         else:
             ys = [e.tokens_per_s for e in est]
         right.plot(grid, ys, marker="o", markevery=marks, label=f"context {s}")
@@ -297,20 +283,18 @@ def measured_vs_roofline(
     the measured median step time; dashed: the datasheet roofline ``max(compute, memory)``;
     dotted: the same roofline with the bandwidth and FLOP/s measured in that run;
     ``overhead=True`` adds, dash-dotted, that roofline plus the fixed cost per step ``t0`` fitted
-    by :func:`tokenmath.bench.fit_overhead` (fitted here if the report does not have it yet).
+    by :func:`tokenmath.measurements.fit_overhead` (fitted here if the report does not have it yet).
     ``datasheet=False`` leaves the datasheet lines out.
     """
-    from tokenmath.measurements import rows as _rows
+    from tokenmath import measurements
 
     if overhead:
-        from tokenmath.bench import fit_overhead
-
         if mode not in report.get("overhead_fit", {}):
-            report = fit_overhead(report)
+            report = measurements.fit_overhead(report)
         fit = report["overhead_fit"].get(mode, {})
         if "overhead_s" not in fit:
             raise ValueError(f"no fixed cost per step in mode {mode!r}: {fit.get('error', '?')}")
-    data = _rows(report, mode=mode)
+    data = measurements.rows(report, mode=mode)
     if not data:
         raise ValueError(f"report has no measured rows in mode {mode!r}")
     wanted = sorted({r["context"] for r in data}) if contexts is None else list(contexts)

@@ -21,7 +21,12 @@ A real step also pays a fixed cost ``t0`` that no byte or FLOP count sees: hundr
 with its launch, ramp-up and tail. ``overhead_s=t0`` adds it, ``time_s = max(...) + t0``, and
 :func:`fit_overhead` fits it on a few measured steps. With measured ``F`` and ``W`` this is the
 calibrated roofline ``max(C / F_meas, M / W_meas) + t0``: measured ceilings plus an overhead term,
-the correction kipply's "Transformer Inference Arithmetic" applies to a pure roofline.
+the correction kipply's "Transformer Inference Arithmetic"
+(https://kipp.ly/transformer-inference-arithmetic/) applies to a pure roofline.
+
+Each public function checks its arguments once; :class:`DecodeAt` holds the checked inputs of
+decode at one context, for callers (:mod:`tokenmath.cost`, :mod:`tokenmath.plot`) that estimate
+many batches.
 
 Quantized weights usually compute in bf16 (the int4/int8 values are dequantized on the fly): pass
 ``weight_dtype="int8", compute_dtype="bf16"``. ``compute_dtype`` defaults to ``weight_dtype``, and a
@@ -32,11 +37,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Integral, Real
+from functools import cached_property
 from typing import TYPE_CHECKING, Union
 
 from tokenmath import hardware, models
 from tokenmath.dtypes import bytes_per_element, check_dtype
+from tokenmath.validate import fraction, nonneg, nonneg_int, positive, positive_int
 
 if TYPE_CHECKING:
     from tokenmath.hardware import Accelerator
@@ -50,7 +56,9 @@ __all__ = [
     "Generation",
     "step_time",
     "step_from_counts",
+    "DecodeAt",
     "decode_step",
+    "prefill_flops",
     "prefill",
     "generation",
     "balance_batch",
@@ -62,45 +70,8 @@ __all__ = [
 ]
 
 
-# ----------------------------------------------------------------------------- validation
-
-
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _nonneg_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
-def _finite(value: object, name: str, *, positive: bool = False, nonneg: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    x = float(value)
-    if positive and x <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    if nonneg and x < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return x
-
-
-def _fraction(value: object, name: str) -> float:
-    x = _finite(value, name)
-    if not 0.0 < x <= 1.0:
-        raise ValueError(f"{name} must be in (0, 1], got {value!r}")
-    return x
-
-
-def _model(model: ModelLike) -> ModelConfig:
-    return models.get(model) if isinstance(model, str) else model
-
-
-def _hw(hw: HardwareLike) -> Accelerator:
-    return hardware.get(hw)
+# ----------------------------------------------------------------------------- helpers
+# Private helpers take values the public function calling them has already checked.
 
 
 def _dtypes(
@@ -179,37 +150,21 @@ class StepEstimate:
         return self.time_s / self.tokens
 
 
-def step_from_counts(
+def _step(
     flops: float,
     weight_bytes: float,
     kv_bytes: float,
     peak_flops: float,
     bandwidth: float,
     *,
-    batch: int = 1,
-    tokens: int | None = None,
-    context: int = 0,
-    n_chips: int = 1,
+    batch: int,
+    tokens: int,
+    context: int,
+    n_chips: int,
     mfu: float = 1.0,
     phase: str = "decode",
     overhead_s: float = 0.0,
 ) -> StepEstimate:
-    """Build a :class:`StepEstimate` from raw counts (per-chip ``peak_flops`` and ``bandwidth``).
-
-    ``compute_s = flops / (n_chips * peak_flops * mfu)``; ``weight_s``, ``kv_s`` divide by
-    ``n_chips * bandwidth``; ``time_s = max(compute_s, weight_s + kv_s) + overhead_s``.
-    """
-    flops = _finite(flops, "flops", nonneg=True)
-    weight_bytes = _finite(weight_bytes, "weight_bytes", nonneg=True)
-    kv_bytes = _finite(kv_bytes, "kv_bytes", nonneg=True)
-    peak_flops = _finite(peak_flops, "peak_flops", positive=True)
-    bandwidth = _finite(bandwidth, "bandwidth", positive=True)
-    batch = _positive_int(batch, "batch")
-    tokens = batch if tokens is None else _positive_int(tokens, "tokens")
-    context = _nonneg_int(context, "context")
-    n_chips = _positive_int(n_chips, "n_chips")
-    mfu = _fraction(mfu, "mfu")
-    overhead_s = _finite(overhead_s, "overhead_s", nonneg=True)
     compute_s = flops / (n_chips * peak_flops * mfu)
     weight_s = weight_bytes / (n_chips * bandwidth)
     kv_s = kv_bytes / (n_chips * bandwidth)
@@ -234,6 +189,43 @@ def step_from_counts(
         n_chips=n_chips,
         phase=phase,
         overhead_s=overhead_s,
+    )
+
+
+def step_from_counts(
+    flops: float,
+    weight_bytes: float,
+    kv_bytes: float,
+    peak_flops: float,
+    bandwidth: float,
+    *,
+    batch: int = 1,
+    tokens: int | None = None,
+    context: int = 0,
+    n_chips: int = 1,
+    mfu: float = 1.0,
+    phase: str = "decode",
+    overhead_s: float = 0.0,
+) -> StepEstimate:
+    """Build a :class:`StepEstimate` from raw counts (per-chip ``peak_flops`` and ``bandwidth``).
+
+    ``compute_s = flops / (n_chips * peak_flops * mfu)``; ``weight_s``, ``kv_s`` divide by
+    ``n_chips * bandwidth``; ``time_s = max(compute_s, weight_s + kv_s) + overhead_s``.
+    """
+    batch = positive_int(batch, "batch")
+    return _step(
+        nonneg(flops, "flops"),
+        nonneg(weight_bytes, "weight_bytes"),
+        nonneg(kv_bytes, "kv_bytes"),
+        positive(peak_flops, "peak_flops"),
+        positive(bandwidth, "bandwidth"),
+        batch=batch,
+        tokens=batch if tokens is None else positive_int(tokens, "tokens"),
+        context=nonneg_int(context, "context"),
+        n_chips=positive_int(n_chips, "n_chips"),
+        mfu=fraction(mfu, "mfu"),
+        phase=phase,
+        overhead_s=nonneg(overhead_s, "overhead_s"),
     )
 
 
@@ -267,6 +259,114 @@ def step_time(
 # ----------------------------------------------------------------------------- decode
 
 
+@dataclass(frozen=True)
+class DecodeAt:
+    """Decode of one model on ``n_chips`` of one accelerator at a fixed context ``S``.
+
+    The inputs are checked once, here; :meth:`step`, :meth:`balance_batch` and :meth:`max_batch`
+    then reuse them (what :mod:`tokenmath.cost` does when it scans many batches). ``model`` and
+    ``hw`` may be names; ``kv_dtype`` and ``compute_dtype`` default to ``weight_dtype``. The
+    compute dtype is looked up on the hardware only when a step or the balance batch needs it.
+    """
+
+    model: ModelLike
+    hw: HardwareLike
+    context: int
+    weight_dtype: str = "bf16"
+    kv_dtype: str | None = None
+    compute_dtype: str | None = None
+    n_chips: int = 1
+
+    def __post_init__(self) -> None:
+        w, kv, c = _dtypes(self.weight_dtype, self.kv_dtype, self.compute_dtype)
+        checked = dict(
+            model=models.get(self.model),
+            hw=hardware.get(self.hw),
+            context=nonneg_int(self.context, "context"),
+            weight_dtype=w,
+            kv_dtype=kv,
+            compute_dtype=c,
+            n_chips=positive_int(self.n_chips, "n_chips"),
+        )
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
+    @cached_property
+    def peak_flops(self) -> float:
+        """Dense peak FLOP/s of one chip in ``compute_dtype`` (``ValueError`` if it has none)."""
+        return _peak(self.hw, self.compute_dtype, self.weight_dtype)
+
+    def step(self, batch: int, overhead_s: float = 0.0) -> StepEstimate:
+        """One decode step of ``B = batch`` sequences: see :func:`decode_step`."""
+        batch = positive_int(batch, "batch")
+        m, s = self.model, self.context
+        return _step(
+            flops=batch * m.flops_per_token(s),
+            weight_bytes=m.decode_weight_params(batch) * bytes_per_element(self.weight_dtype),
+            kv_bytes=batch * m.kv_cache_bytes(s, self.kv_dtype),
+            peak_flops=self.peak_flops,
+            bandwidth=self.hw.hbm_bandwidth,
+            batch=batch,
+            tokens=batch,
+            context=s,
+            n_chips=self.n_chips,
+            overhead_s=nonneg(overhead_s, "overhead_s"),
+        )
+
+    def balance_batch(self) -> float:
+        """The batch where compute time reaches memory time: see :func:`balance_batch`."""
+        m, F, W = self.model, self.peak_flops, self.hw.hbm_bandwidth
+        b_w, s = bytes_per_element(self.weight_dtype), self.context
+        per_token_s = m.flops_per_token(s) / F - m.kv_cache_bytes(s, self.kv_dtype) / W
+
+        def g(batch: int) -> float:  # compute time minus memory time, per chip, in seconds
+            return batch * per_token_s - m.decode_weight_params(batch) * b_w / W
+
+        big = 2**40
+        slope_rows = m.decode_weight_params(big + 1) - m.decode_weight_params(big)  # ~0: capped
+        if per_token_s - slope_rows * b_w / W <= 0:
+            return math.inf
+        g1 = g(1)
+        if g1 >= 0:  # balanced below one sequence: extend P linearly to B = 0
+            g0 = -(2 * m.decode_weight_params(1) - m.decode_weight_params(2)) * b_w / W
+            return -g0 / (g1 - g0)
+        lo, hi = 1, 2
+        while g(hi) < 0:
+            lo, hi = hi, hi * 2
+            if hi > big:
+                return math.inf
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if g(mid) < 0 else (lo, mid)
+        g_lo, g_hi = g(lo), g(hi)
+        return lo + (-g_lo) / (g_hi - g_lo)  # exact where P is linear on [lo, hi] (dense models)
+
+    def max_batch(self, memory_fraction: float = 1.0) -> int:
+        """Largest batch whose weights and KV cache fit: see :func:`max_batch`."""
+        if self.context < 1:
+            raise ValueError(
+                f"context must be a positive integer, got {self.context!r} "
+                "(an empty KV cache would let any batch fit)"
+            )
+        memory_fraction = fraction(memory_fraction, "memory_fraction")
+        m = self.model
+        capacity = memory_fraction * self.n_chips * self.hw.hbm_bytes
+        weights = m.param_count() * bytes_per_element(self.weight_dtype)
+        per_seq = m.kv_cache_bytes(self.context, self.kv_dtype)
+
+        def fits(b: int) -> bool:
+            return weights + b * per_seq <= capacity
+
+        if not fits(0):
+            return 0
+        b = int((capacity - weights) // per_seq)
+        while fits(b + 1):  # guard the float floor in both directions
+            b += 1
+        while b > 0 and not fits(b):
+            b -= 1
+        return b
+
+
 def decode_step(
     model: ModelLike,
     hw: HardwareLike,
@@ -282,26 +382,13 @@ def decode_step(
     """One decode step of ``B`` sequences, each attending to ``S`` cached tokens.
 
     ``flops = B * flops_per_token(S)``; ``weight_bytes = decode_weight_params(B) * b_w``;
-    ``kv_bytes = B * kv_cache_bytes(S)`` (``B S k_B`` without a sliding window); ``time_s = max(flops / (n F), (weight_bytes + kv_bytes) / (n W))
-    + t0`` with ``t0 = overhead_s`` (default 0: the pure roofline; see :func:`fit_overhead`).
+    ``kv_bytes = B * kv_cache_bytes(S)`` (``B S k_B`` without a sliding window);
+    ``time_s = max(flops / (n F), (weight_bytes + kv_bytes) / (n W)) + t0`` with
+    ``t0 = overhead_s`` (default 0: the pure roofline; see :func:`fit_overhead`).
     ``kv_dtype`` and ``compute_dtype`` default to ``weight_dtype``.
     """
-    m, a = _model(model), _hw(hw)
-    batch = _positive_int(batch, "batch")
-    context = _nonneg_int(context, "context")
-    n_chips = _positive_int(n_chips, "n_chips")
-    w, kv, c = _dtypes(weight_dtype, kv_dtype, compute_dtype)
-    return step_from_counts(
-        flops=batch * m.flops_per_token(context),
-        weight_bytes=m.decode_weight_params(batch) * bytes_per_element(w),
-        kv_bytes=batch * m.kv_cache_bytes(context, kv),
-        peak_flops=_peak(a, c, w),
-        bandwidth=a.hbm_bandwidth,
-        batch=batch,
-        context=context,
-        n_chips=n_chips,
-        overhead_s=overhead_s,
-    )
+    at = DecodeAt(model, hw, context, weight_dtype, kv_dtype, compute_dtype, n_chips)
+    return at.step(batch, overhead_s)
 
 
 def fit_overhead(predicted_s, measured_s) -> float:
@@ -323,8 +410,8 @@ def fit_overhead(predicted_s, measured_s) -> float:
             f"predicted_s and measured_s must be non-empty and of equal length, got "
             f"{len(pred)} and {len(meas)}"
         )
-    pred = [_finite(p, "predicted_s", positive=True) for p in pred]
-    meas = [_finite(m, "measured_s", positive=True) for m in meas]
+    pred = [positive(p, "predicted_s") for p in pred]
+    meas = [positive(m, "measured_s") for m in meas]
     t0 = math.fsum(m - p for m, p in zip(meas, pred)) / len(pred)
     if t0 < 0:
         raise ValueError(
@@ -337,6 +424,10 @@ def fit_overhead(predicted_s, measured_s) -> float:
 # ----------------------------------------------------------------------------- prefill
 
 
+def _prefill_flops(m: ModelConfig, tokens: int, batch: int) -> float:
+    return batch * (tokens * m.flops_per_token(0) + m.prefill_attention_flops(tokens))
+
+
 def prefill_flops(model: ModelLike, tokens: int, *, batch: int = 1) -> float:
     """Forward FLOPs of a causal prefill of ``T`` tokens for ``B`` sequences.
 
@@ -346,10 +437,33 @@ def prefill_flops(model: ModelLike, tokens: int, *, batch: int = 1) -> float:
     The LM head is counted at every position (the ``2N`` convention); a server that computes logits
     only for the last position does ``2 * vocab * d_model`` fewer FLOPs per prompt token.
     """
-    m = _model(model)
-    tokens = _positive_int(tokens, "tokens")
-    batch = _positive_int(batch, "batch")
-    return batch * (tokens * m.flops_per_token(0) + m.prefill_attention_flops(tokens))
+    m = models.get(model)
+    return _prefill_flops(m, positive_int(tokens, "tokens"), positive_int(batch, "batch"))
+
+
+def _prefill(
+    m: ModelConfig,
+    a: Accelerator,
+    tokens: int,
+    batch: int,
+    mfu: float,
+    dtypes: tuple[str, str, str],
+    n_chips: int,
+) -> StepEstimate:
+    w, kv, c = dtypes
+    return _step(
+        flops=_prefill_flops(m, tokens, batch),
+        weight_bytes=m.decode_weight_params(batch * tokens) * bytes_per_element(w),
+        kv_bytes=batch * m.kv_cache_bytes(tokens, kv),
+        peak_flops=_peak(a, c, w),
+        bandwidth=a.hbm_bandwidth,
+        batch=batch,
+        tokens=batch * tokens,
+        context=tokens,
+        n_chips=n_chips,
+        mfu=mfu,
+        phase="prefill",
+    )
 
 
 def prefill(
@@ -368,28 +482,18 @@ def prefill(
 
     ``flops`` = :func:`prefill_flops`; ``compute_s = flops / (n F mfu)``; the weights are read once,
     ``decode_weight_params(B T) * b_w`` (MoE: experts touched by ``B T`` tokens), and the KV cache
-    is written once, ``B * kv_cache_bytes(T)`` bytes. ``tokens`` of the estimate is ``B T`` (prompt tokens), so
-    ``tokens_per_s`` is the prefill throughput. Without the ``mfu`` derating prefill is strongly
-    compute-bound; ``mfu`` 0.4-0.6 is typical of published serving numbers.
+    is written once, ``B * kv_cache_bytes(T)`` bytes. ``tokens`` of the estimate is ``B T``
+    (prompt tokens), so ``tokens_per_s`` is the prefill throughput. Without the ``mfu`` derating
+    prefill is strongly compute-bound; ``mfu`` 0.4-0.6 is typical of published serving numbers.
     """
-    m, a = _model(model), _hw(hw)
-    tokens = _positive_int(tokens, "tokens")
-    batch = _positive_int(batch, "batch")
-    n_chips = _positive_int(n_chips, "n_chips")
-    mfu = _fraction(mfu, "mfu")
-    w, kv, c = _dtypes(weight_dtype, kv_dtype, compute_dtype)
-    return step_from_counts(
-        flops=prefill_flops(m, tokens, batch=batch),
-        weight_bytes=m.decode_weight_params(batch * tokens) * bytes_per_element(w),
-        kv_bytes=batch * m.kv_cache_bytes(tokens, kv),
-        peak_flops=_peak(a, c, w),
-        bandwidth=a.hbm_bandwidth,
-        batch=batch,
-        tokens=batch * tokens,
-        context=tokens,
-        n_chips=n_chips,
-        mfu=mfu,
-        phase="prefill",
+    return _prefill(
+        models.get(model),
+        hardware.get(hw),
+        positive_int(tokens, "tokens"),
+        positive_int(batch, "batch"),
+        fraction(mfu, "mfu"),
+        _dtypes(weight_dtype, kv_dtype, compute_dtype),
+        positive_int(n_chips, "n_chips"),
     )
 
 
@@ -447,14 +551,15 @@ def generation(
     Each step's time is exactly :func:`decode_step`'s ``time_s``, so
     ``decode_s = sum_j max(B f(S_j) / (n F), (P(B) b_w + B kv_cache_bytes(S_j)) / (n W))``.
     """
-    m, a = _model(model), _hw(hw)
-    batch = _positive_int(batch, "batch")
-    prompt_len = _positive_int(prompt_len, "prompt_len")
-    output_len = _positive_int(output_len, "output_len")
-    n_chips = _positive_int(n_chips, "n_chips")
-    kw = dict(weight_dtype=weight_dtype, kv_dtype=kv_dtype, compute_dtype=compute_dtype)
-    pre = prefill(m, a, prompt_len, batch=batch, mfu=mfu, n_chips=n_chips, **kw)
-    w, kv, c = _dtypes(weight_dtype, kv_dtype, compute_dtype)
+    m, a = models.get(model), hardware.get(hw)
+    batch = positive_int(batch, "batch")
+    prompt_len = positive_int(prompt_len, "prompt_len")
+    output_len = positive_int(output_len, "output_len")
+    mfu = fraction(mfu, "mfu")
+    n_chips = positive_int(n_chips, "n_chips")
+    dtypes = _dtypes(weight_dtype, kv_dtype, compute_dtype)
+    pre = _prefill(m, a, prompt_len, batch, mfu, dtypes, n_chips)
+    w, kv, c = dtypes
     peak, bw = n_chips * _peak(a, c, w), n_chips * a.hbm_bandwidth
     weight_s = m.decode_weight_params(batch) * bytes_per_element(w) / bw
     decode_s = math.fsum(
@@ -505,34 +610,8 @@ def balance_batch(
     per token outweighs compute per token, ``S k_B / W >= f(S) / F``: the step is then
     memory-bound at every batch. ``n_chips`` cancels (both ``F`` and ``W`` scale).
     """
-    m, a = _model(model), _hw(hw)
-    context = _nonneg_int(context, "context")
-    _positive_int(n_chips, "n_chips")
-    w, kv, c = _dtypes(weight_dtype, kv_dtype, compute_dtype)
-    F, W, b_w = _peak(a, c, w), a.hbm_bandwidth, bytes_per_element(w)
-    per_token_s = m.flops_per_token(context) / F - m.kv_cache_bytes(context, kv) / W
-
-    def g(batch: int) -> float:  # compute time minus memory time, per chip, in seconds
-        return batch * per_token_s - m.decode_weight_params(batch) * b_w / W
-
-    big = 2**40
-    slope_rows = m.decode_weight_params(big + 1) - m.decode_weight_params(big)  # ~0: rows capped
-    if per_token_s - slope_rows * b_w / W <= 0:
-        return math.inf
-    g1 = g(1)
-    if g1 >= 0:  # balanced below one sequence: extend P linearly to B = 0
-        g0 = -(2 * m.decode_weight_params(1) - m.decode_weight_params(2)) * b_w / W
-        return -g0 / (g1 - g0)
-    lo, hi = 1, 2
-    while g(hi) < 0:
-        lo, hi = hi, hi * 2
-        if hi > big:
-            return math.inf
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if g(mid) < 0 else (lo, mid)
-    g_lo, g_hi = g(lo), g(hi)
-    return lo + (-g_lo) / (g_hi - g_lo)  # exact where P is linear on [lo, hi] (dense models)
+    at = DecodeAt(model, hw, context, weight_dtype, kv_dtype, compute_dtype, n_chips)
+    return at.balance_batch()
 
 
 def critical_context(
@@ -554,7 +633,7 @@ def critical_context(
     instead of ``L S``: solve for ``X*`` and invert ``X(S) = (L - L_w) S + L_w min(S, w)``;
     ``math.inf`` when every layer is windowed and ``X*`` lies beyond ``L w``.
     """
-    m, a = _model(model), _hw(hw)
+    m, a = models.get(model), hardware.get(hw)
     w, kv, c = _dtypes(weight_dtype, kv_dtype, compute_dtype)
     F, W = _peak(a, c, w), a.hbm_bandwidth
     L = m.n_layers
@@ -587,27 +666,8 @@ def max_batch(
     ``f = memory_fraction``. Returns 0 if the weights alone do not fit. ``context`` must be >= 1
     (an empty KV cache would let any batch fit).
     """
-    m, a = _model(model), _hw(hw)
-    context = _positive_int(context, "context")
-    n_chips = _positive_int(n_chips, "n_chips")
-    memory_fraction = _fraction(memory_fraction, "memory_fraction")
-    w = check_dtype(weight_dtype, "weight_dtype")
-    kv = w if kv_dtype is None else check_dtype(kv_dtype, "kv_dtype")
-    capacity = memory_fraction * n_chips * a.hbm_bytes
-    weights = m.param_count() * bytes_per_element(w)
-    per_seq = m.kv_cache_bytes(context, kv)
-
-    def fits(b: int) -> bool:
-        return weights + b * per_seq <= capacity
-
-    if not fits(0):
-        return 0
-    b = int((capacity - weights) // per_seq)
-    while fits(b + 1):  # guard the float floor in both directions
-        b += 1
-    while b > 0 and not fits(b):
-        b -= 1
-    return b
+    at = DecodeAt(model, hw, context, weight_dtype, kv_dtype, None, n_chips)
+    return at.max_batch(memory_fraction)
 
 
 # ----------------------------------------------------------------------------- measured utilization
@@ -622,10 +682,8 @@ def mbu(estimate_or_bytes: StepEstimate | float, measured_time_s: float, bandwid
     if isinstance(estimate_or_bytes, StepEstimate):
         nbytes = estimate_or_bytes.bytes
     else:
-        nbytes = _finite(estimate_or_bytes, "estimate_or_bytes", nonneg=True)
-    t = _finite(measured_time_s, "measured_time_s", positive=True)
-    bw = _finite(bandwidth, "bandwidth", positive=True)
-    return nbytes / t / bw
+        nbytes = nonneg(estimate_or_bytes, "estimate_or_bytes")
+    return nbytes / positive(measured_time_s, "measured_time_s") / positive(bandwidth, "bandwidth")
 
 
 def mfu(
@@ -635,7 +693,5 @@ def mfu(
     if isinstance(estimate_or_flops, StepEstimate):
         flops = estimate_or_flops.flops
     else:
-        flops = _finite(estimate_or_flops, "estimate_or_flops", nonneg=True)
-    t = _finite(measured_time_s, "measured_time_s", positive=True)
-    peak = _finite(peak_flops, "peak_flops", positive=True)
-    return flops / t / peak
+        flops = nonneg(estimate_or_flops, "estimate_or_flops")
+    return flops / positive(measured_time_s, "measured_time_s") / positive(peak_flops, "peak_flops")

@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from tokenmath.roofline import _finite
+from tokenmath.validate import nonneg, nonneg_int, positive, positive_int
 
 __all__ = [
     "Timing",
@@ -90,12 +90,6 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     return dev
 
 
-def _check_count(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
 def _quantile(sorted_xs: list[float], q: float) -> float:
     """Linear-interpolation quantile of an ascending list (numpy's default rule)."""
     pos = q * (len(sorted_xs) - 1)
@@ -140,8 +134,8 @@ def bench(
     """
     if not callable(fn):
         raise ValueError(f"fn must be a callable taking no arguments, got {fn!r}")
-    warmup = _check_count(warmup, "warmup", 0)
-    reps = _check_count(reps, "reps", 1)
+    warmup = nonneg_int(warmup, "warmup")
+    reps = positive_int(reps, "reps")
     dev = resolve_device(device)
     if dev.type == "cuda":
         with torch.cuda.device(dev):
@@ -241,9 +235,9 @@ def bench_graph(
     """
     if not callable(fn):
         raise ValueError(f"fn must be a callable taking no arguments, got {fn!r}")
-    warmup = _check_count(warmup, "warmup", 1)
-    reps = _check_count(reps, "reps", 1)
-    calls_per_graph = _check_count(calls_per_graph, "calls_per_graph", 1)
+    warmup = positive_int(warmup, "warmup")
+    reps = positive_int(reps, "reps")
+    calls_per_graph = positive_int(calls_per_graph, "calls_per_graph")
     dev = resolve_device(device)
     if dev.type != "cuda":
         raise RuntimeError(
@@ -272,12 +266,12 @@ def bench_graph(
 
 def achieved_bandwidth(bytes: float, time_s: float) -> float:  # noqa: A002 - the course's word
     """Achieved bandwidth ``bytes / time_s`` in bytes/s."""
-    return _finite(bytes, "bytes", nonneg=True) / _finite(time_s, "time_s", positive=True)
+    return nonneg(bytes, "bytes") / positive(time_s, "time_s")
 
 
 def achieved_flops(flops: float, time_s: float) -> float:
     """Achieved FLOP/s ``flops / time_s``."""
-    return _finite(flops, "flops", nonneg=True) / _finite(time_s, "time_s", positive=True)
+    return nonneg(flops, "flops") / positive(time_s, "time_s")
 
 
 # ----------------------------------------------------------------------------- device_info
