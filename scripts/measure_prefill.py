@@ -3,8 +3,8 @@
 One such pass is both the prefill of a prompt and what one decode step costs when nothing is
 cached (the no-cache baseline recomputes the whole prefix every step). For each length ``T`` the
 JSON records the measured time, the model FLOPs ``tokenmath.roofline.prefill_flops`` counts, the
-achieved FLOP/s and MFU against the datasheet, and the roofline prediction. Used by
-``scripts/measure_gpu.sh``; runs on a CPU with a small preset too:
+achieved FLOP/s and MFU against the datasheet, and the roofline prediction. Runs on a CPU with a
+small preset too:
 
     PYTHONPATH=lib python scripts/measure_prefill.py --model tiny --lengths 16,64 --out /tmp/p.json
 """
@@ -15,11 +15,9 @@ import argparse
 import json
 
 import torch
-from _common import device_and_dtype, write_report
-from tokenmath import models, roofline
-from tokenmath.bench import match_hardware
+from tokenmath import calibrate, hardware, models, roofline
 from tokenmath.decoder import Decoder
-from tokenmath.timing import bench
+from tokenmath.timing import bench, device_info, resolve_device
 
 
 def main() -> None:
@@ -31,10 +29,12 @@ def main() -> None:
     p.add_argument("--out", required=True)
     args = p.parse_args()
 
-    dev, info, dtype, torch_dtype = device_and_dtype(args.device)
+    dev = resolve_device(args.device)
+    info = device_info(dev)
+    dtype = calibrate.matmul_dtype(dev)  # bf16 where the GPU has it, fp16 without, fp32 on CPU
     config = models.get(args.model)
-    model = Decoder(config, device=dev, dtype=torch_dtype)
-    ds = match_hardware(info.get("name", ""), info.get("total_memory_bytes"))
+    model = Decoder(config, device=dev, dtype=calibrate.TORCH_DTYPES[dtype])
+    ds = hardware.match_hardware(info.get("name", ""), info.get("total_memory_bytes"))
     rows = []
     for length in (int(x) for x in args.lengths.split(",")):
         tokens = torch.randint(config.vocab_size, (1, length), device=dev)
@@ -67,7 +67,9 @@ def main() -> None:
         "device_info": info,
         "results": rows,
     }
-    write_report(args.out, report)
+    with open(args.out, "w", encoding="utf-8") as fh:
+        json.dump(report, fh, indent=2, default=str)
+        fh.write("\n")
 
 
 if __name__ == "__main__":

@@ -96,13 +96,14 @@ def test_references_agree_with_the_library():
         assert ours == roofline.max_batch(m, a, context)
 
 
-def test_paged_waste_matches_the_cache_module_and_stays_below_one_block():
-    kvcache = pytest.importorskip("tokenmath.kvcache")
+def test_paged_waste_matches_the_paging_module_and_stays_below_one_block():
+    from tokenmath import paging
+
     rng = random.Random(1)
     for _ in range(50):
         lengths = [rng.randint(1, 3000) for _ in range(rng.randint(1, 30))]
         s = rng.choice([1, 8, 16, 64])
         w = ex.paged_waste(lengths, s)
-        assert w == pytest.approx(kvcache.paged_waste(lengths, s), abs=1e-12)
+        assert w == pytest.approx(paging.paged_waste(lengths, s), abs=1e-12)
         # at most s - 1 empty slots per sequence
         assert w * s * sum(ex.blocks_needed(n, s) for n in lengths) <= len(lengths) * (s - 1) + 1e-9

@@ -55,9 +55,7 @@ def test_bench_rows_are_consistent_and_above_the_datasheet_roofline(path):
 def test_h200_sweep_with_a_fixed_cost_per_step():
     """Chapter 2 and data/measurements/README.md quote this: with t0 fitted on 3 points the
     calibrated roofline is within 15 % of every graph-mode step up to batch 64, not at 256."""
-    from tokenmath import bench
-
-    report = bench.fit_overhead(measurements.load("NVIDIA-H200-roofline-sweep"))
+    report = measurements.fit_overhead(measurements.load("NVIDIA-H200-roofline-sweep"))
     assert report["overhead_fit"]["graph"]["overhead_s"] == pytest.approx(2.1e-3, abs=0.1e-3)
     rows = measurements.rows(report, mode="graph")
     small = [r for r in rows if r["batch"] <= 64]
@@ -65,6 +63,53 @@ def test_h200_sweep_with_a_fixed_cost_per_step():
     assert all(0.85 <= r["measured_over_predicted_calibrated_t0"] <= 1.15 for r in small)
     big = [r["measured_over_predicted_calibrated_t0"] for r in rows if r["batch"] == 256]
     assert len(big) == 2 and min(big) > 1.3
+
+
+def _report(rows, calibrated=True):
+    out = []
+    for b, s, t, roof in rows:
+        out.append(
+            dict(
+                batch=b,
+                context=s,
+                mode="graph",
+                skipped=None,
+                step_time_s=t,
+                roofline_calibrated_s=roof if calibrated else None,
+            )
+        )
+    out.append(dict(batch=512, context=512, mode="graph", skipped="does not fit"))
+    return {"results": out}
+
+
+def test_fit_overhead_on_the_smallest_calibrated_steps():
+    # calibrated roofline in ms, measured = roofline + 2 ms (+0.3 ms at the largest point)
+    rows = [(1, 512, 5.0e-3, 3.0e-3), (1, 2048, 5.1e-3, 3.1e-3), (4, 512, 5.2e-3, 3.2e-3)]
+    rows += [(64, 2048, 9.5e-3, 7.2e-3), (16, 512, 5.5e-3, 3.5e-3)]
+    report = _report(rows)
+    out = measurements.fit_overhead(report)
+    fit = out["overhead_fit"]["graph"]
+    assert fit["overhead_s"] == pytest.approx(2e-3)
+    assert fit["points"] == [[1, 512], [1, 2048], [4, 512]] and fit["n_fit"] == 3
+    by = {(r["batch"], r["context"]): r for r in out["results"] if not r["skipped"]}
+    assert by[(64, 2048)]["roofline_calibrated_t0_s"] == pytest.approx(9.2e-3)
+    assert by[(64, 2048)]["measured_over_predicted_calibrated_t0"] == pytest.approx(9.5 / 9.2)
+    assert by[(16, 512)]["measured_over_predicted_calibrated_t0"] == pytest.approx(1.0)
+    assert [r["overhead_fit_point"] for r in by.values()] == [True, True, True, False, False]
+    assert "overhead_fit" not in report and "overhead_fit_point" not in report["results"][0]
+    one = measurements.fit_overhead(report, n_fit=1)["overhead_fit"]["graph"]
+    assert one["points"] == [[1, 512]] and one["overhead_s"] == pytest.approx(2e-3)
+
+
+def test_fit_overhead_says_why_it_cannot_fit():
+    rows = [(1, 512, 5.0e-3, 3.0e-3)]
+    assert "calibrat" in measurements.fit_overhead(_report(rows, False))["overhead_fit"]["graph"]["error"]
+    faster = measurements.fit_overhead(_report([(1, 512, 2.0e-3, 3.0e-3)]))["overhead_fit"]["graph"]
+    assert "pessimistic" in faster["error"]
+    with pytest.raises(ValueError, match="n_fit"):
+        measurements.fit_overhead(_report(rows), n_fit=0)
+    with pytest.raises(ValueError, match="report"):
+        measurements.fit_overhead({"rows": []})
 
 
 def test_repository_url_matches_the_book_config():

@@ -3,7 +3,8 @@
 Each file is the JSON a real run wrote (``tokenmath bench --json`` or a script in ``scripts/``), with
 the ``device_info`` of the machine. ``load(name)`` reads it from the repository's ``data/`` folder
 when the package runs from a clone (or from ``$TOKENMATH_DATA``), and otherwise downloads it from
-the course repository (Colab installs the package without ``data/``). Standard library only.
+the course repository (Colab installs the package without ``data/``). Standard library only
+(and the torch-free ``tokenmath.roofline``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-__all__ = ["REPOSITORY_RAW", "data_dir", "names", "load", "rows"]
+__all__ = ["REPOSITORY_RAW", "data_dir", "names", "load", "rows", "fit_overhead"]
 
 # The repository of _config.yml (tests/test_measurements.py checks that they agree).
 REPOSITORY_RAW = "https://raw.githubusercontent.com/cost-of-a-token/cost-of-a-token/main"
@@ -75,4 +76,47 @@ def rows(report: dict[str, Any], *, mode: str | None = None) -> list[dict[str, A
     out = [r for r in report["results"] if not r.get("skipped")]
     if mode is not None:
         out = [r for r in out if r.get("mode") == mode]
+    return out
+
+
+def fit_overhead(report: dict[str, Any], *, n_fit: int = 3) -> dict[str, Any]:
+    """A copy of a bench ``report`` with a fixed cost per step ``t0`` fitted for each mode.
+
+    For each mode, ``t0 = mean(t_meas - t_cal)`` (:func:`tokenmath.roofline.fit_overhead`) over
+    the ``n_fit`` measured rows with the smallest calibrated roofline time (the smallest batches
+    and contexts: memory-bound, where ``t0`` weighs most). Every measured row of the mode gets
+    ``roofline_calibrated_t0_s``, ``measured_over_predicted_calibrated_t0`` and
+    ``overhead_fit_point`` (True for the rows ``t0`` was fitted on). ``report["overhead_fit"]``
+    maps each mode to ``{"overhead_s", "n_fit", "points": [[B, S], ...]}``, or to ``{"error"}``
+    when no fit is possible (no calibration, or measured steps faster than the roofline).
+    """
+    from tokenmath import roofline
+
+    if isinstance(n_fit, bool) or not isinstance(n_fit, int) or n_fit < 1:
+        raise ValueError(f"n_fit must be a positive integer, got {n_fit!r}")
+    rows(report)  # a bench report, or ValueError
+    out = dict(report, results=[dict(r) for r in report["results"]])
+    fits: dict[str, Any] = {}
+    for mode in dict.fromkeys(r["mode"] for r in rows(out)):
+        measured = rows(out, mode=mode)
+        if any(r.get("roofline_calibrated_s") is None for r in measured):
+            fits[mode] = {"error": "no calibrated roofline (run with --calibrate quick or full)"}
+            continue
+        fit = sorted(measured, key=lambda r: (r["roofline_calibrated_s"], r["batch"], r["context"]))
+        fit = fit[:n_fit]
+        try:
+            t0 = roofline.fit_overhead(
+                [r["roofline_calibrated_s"] for r in fit], [r["step_time_s"] for r in fit]
+            )
+        except ValueError as exc:
+            fits[mode] = {"error": str(exc)}
+            continue
+        points = [[r["batch"], r["context"]] for r in fit]
+        fits[mode] = {"overhead_s": t0, "n_fit": len(fit), "points": points}
+        for r in measured:
+            predicted = r["roofline_calibrated_s"] + t0
+            r["roofline_calibrated_t0_s"] = predicted
+            r["measured_over_predicted_calibrated_t0"] = r["step_time_s"] / predicted
+            r["overhead_fit_point"] = any(r is f for f in fit)
+    out["overhead_fit"] = fits
     return out
