@@ -221,7 +221,7 @@ def _no_room(s: _Setup, batch: int | None = None, context: int = 0) -> str | Non
         msg = (f"{c.name} needs {c.param_count() * bpe / 1e9:.1f} GB of weights in {s.dtype}, "
                f"but only {free / 1e9:.1f} GB is free on {s.device}: skipped")
         return msg + ("; on a CPU try --model small or --model tiny" if s.device.type == "cpu" else "")
-    cache = c.kv_bytes_per_token(s.dtype) * batch * (context + 1)
+    cache = batch * c.kv_cache_bytes(context + 1, s.dtype)
     scratch = 4 * batch * c.vocab_size * 4 + 8 * batch * (c.d_ff + c.d_model) * bpe
     if cache + scratch <= 0.9 * free:
         return None
@@ -270,7 +270,7 @@ def _estimate(config, hw, batch: int, context: int, dtype: str):
 def _row(model, s: _Setup, cal, batch: int, context: int, t) -> dict[str, Any]:
     """The measured fields of one step, its bytes, MBU and the two roofline predictions."""
     w_bytes = model.weight_bytes_read(batch)
-    kv_bytes = s.config.kv_bytes_per_token(s.dtype) * batch * (context + 1)
+    kv_bytes = batch * s.config.kv_cache_bytes(context + 1, s.dtype)
     achieved = (w_bytes + kv_bytes) / t.median_s
     ds = _estimate(s.config, s.datasheet, batch, context, s.dtype)
     ca = _estimate(s.config, cal.accelerator if cal else None, batch, context, s.dtype)
