@@ -1,4 +1,5 @@
-"""Checks for ``exercises/01_rooflines``: matmul intensity, the roofline, critical batch, datasheets.
+"""Checks for ``exercises/01_rooflines``: matmul intensity, which roof a matmul is under, the
+smallest batch that makes it compute-bound, datasheet ridges, and the cheaper of two chips.
 
 Symbols: ``B`` batch (rows of the activation), ``D`` input width, ``F_out`` output width (``d_out``),
 ``b`` bytes per element, ``F`` peak FLOP/s, ``W`` bandwidth in bytes/s.
@@ -6,6 +7,7 @@ Symbols: ``B`` batch (rows of the activation), ``D`` input width, ``F_out`` outp
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 
@@ -16,52 +18,86 @@ from tokenmath.checks._grading import (
     Task,
     log_uniform,
     report,
+    run_example,
     run_task,
 )
 from tokenmath.checks._grading import score as _score
 
 EXERCISE = "01_rooflines"
 TIB = 2**40
+LABELS = ("compute", "memory")
 
 
 # Reference solutions -------------------------------------------------------------------------
 
 
+def _flops(batch: float, d_in: int, d_out: int) -> float:
+    return 2.0 * batch * d_in * d_out
+
+
+def _bytes(batch: float, d_in: int, d_out: int, bytes_per_element: float) -> float:
+    return bytes_per_element * (batch * d_in + d_in * d_out + batch * d_out)
+
+
 def arithmetic_intensity(batch: int, d_in: int, d_out: int, bytes_per_element: float) -> float:
     """FLOPs per byte of ``[B, D] @ [D, F]``: ``2 B D F / (b (B D + D F + B F))``."""
-    flops = 2 * batch * d_in * d_out
-    moved = bytes_per_element * (batch * d_in + d_in * d_out + batch * d_out)
-    return flops / moved
+    return _flops(batch, d_in, d_out) / _bytes(batch, d_in, d_out, bytes_per_element)
 
 
-def attainable_flops(intensity: float, peak_flops: float, bandwidth: float) -> float:
-    """Roofline: ``min(F, I W)`` FLOP/s for a kernel of intensity ``I`` FLOP/byte."""
-    return min(peak_flops, intensity * bandwidth)
+def _compute_bound(batch: float, d_in: int, d_out: int, bytes_per_element: float,
+                   peak_flops: float, bandwidth: float) -> bool:
+    return (_flops(batch, d_in, d_out) / peak_flops
+            >= _bytes(batch, d_in, d_out, bytes_per_element) / bandwidth)
 
 
-def matmul_time(
+def matmul_regime(
     batch: int, d_in: int, d_out: int, bytes_per_element: float, peak_flops: float,
     bandwidth: float,
-) -> float:
-    """Roofline time of ``[B, D] @ [D, F]``: ``max(2 B D F / F_peak, b (BD + DF + BF) / W)``."""
-    flops = 2 * batch * d_in * d_out
-    moved = bytes_per_element * (batch * d_in + d_in * d_out + batch * d_out)
-    return max(flops / peak_flops, moved / bandwidth)
+) -> str:
+    """"compute" when the matmul's compute time is at least its memory time, else "memory"."""
+    bound = _compute_bound(batch, d_in, d_out, bytes_per_element, peak_flops, bandwidth)
+    return "compute" if bound else "memory"
 
 
-def critical_batch(peak_flops: float, bandwidth: float, bytes_per_weight: float) -> float:
-    """Batch where a weight-bound matmul turns compute-bound (``B << D, F``): ``F b_w / (2 W)``.
-
-    ``peak_flops`` is the rate of the dtype the multiply runs in. bf16 weights and compute:
-    ``F / W``; int8 weights dequantized to bf16: half of that; int8 weights and int8 compute:
-    ``F_int8 / (2 W) = F_bf16 / W`` again.
-    """
-    return peak_flops * bytes_per_weight / (2 * bandwidth)
+def min_compute_bound_batch(
+    d_in: int, d_out: int, bytes_per_element: float, peak_flops: float, bandwidth: float
+) -> int:
+    """Smallest whole ``B`` with ``2 B D F / F_peak >= b (B D + D F + B F) / W``:
+    ``ceil(F_peak b D F / (2 D F W - F_peak b (D + F)))`` (requires a positive denominator)."""
+    p, b, d, f, w = peak_flops, bytes_per_element, d_in, d_out, bandwidth
+    denominator = 2 * d * f * w - p * b * (d + f)
+    if denominator <= 0:
+        raise ValueError("no batch makes this matmul compute-bound")
+    batch = max(1, math.ceil(p * b * d * f / denominator))
+    while not _compute_bound(batch, d, f, b, p, w):  # guard against rounding at the boundary
+        batch += 1
+    while batch > 1 and _compute_bound(batch - 1, d, f, b, p, w):
+        batch -= 1
+    return batch
 
 
 def datasheet_ridge(tflops_with_sparsity: float, bandwidth_tb_per_s: float) -> float:
     """Ridge ``F / W`` (FLOP/byte) from datasheet figures: sparse TFLOP/s halved, TB/s decimal."""
     return (tflops_with_sparsity / 2 * 1e12) / (bandwidth_tb_per_s * 1e12)
+
+
+def _time(flops: float, bytes_moved: float, peak_flops: float, bandwidth: float) -> float:
+    return max(flops / peak_flops, bytes_moved / bandwidth)
+
+
+def cheaper_chip(
+    flops: float, bytes_moved: float, peak_flops_a: float, bandwidth_a: float,
+    usd_per_hour_a: float, peak_flops_b: float, bandwidth_b: float, usd_per_hour_b: float,
+) -> str:
+    """"a" or "b": the chip on which the kernel's roofline time costs less (price x time)."""
+    cost_a = usd_per_hour_a * _time(flops, bytes_moved, peak_flops_a, bandwidth_a)
+    cost_b = usd_per_hour_b * _time(flops, bytes_moved, peak_flops_b, bandwidth_b)
+    return "a" if cost_a <= cost_b else "b"
+
+
+def weight_read_time(n_bytes: float, bandwidth: float) -> float:
+    """The worked example (not graded): seconds to read ``n_bytes`` at ``bandwidth``."""
+    return n_bytes / bandwidth
 
 
 # Random inputs -------------------------------------------------------------------------------
@@ -77,19 +113,35 @@ def _random_matmul(rng: random.Random) -> dict[str, float]:
 
 
 def _random_hw(rng: random.Random) -> dict[str, float]:
-    return {"peak_flops": log_uniform(rng, 1e12, 5e15), "bandwidth": log_uniform(rng, 1e11, 1e13)}
+    return {"peak_flops": log_uniform(rng, 1e13, 5e15), "bandwidth": log_uniform(rng, 2e11, 1e13)}
 
 
-def _random_attainable(rng: random.Random) -> dict[str, float]:
-    return {"intensity": log_uniform(rng, 0.1, 1e4), **_random_hw(rng)}
+def _random_regime(rng: random.Random) -> dict[str, float]:
+    """A batch within a factor 3 of the critical batch, where the regime flips."""
+    hw = _random_hw(rng)
+    b = rng.choice([0.5, 1, 2, 4])
+    critical = hw["peak_flops"] / hw["bandwidth"] * b / 2
+    return {
+        "batch": max(1, round(critical * log_uniform(rng, 0.4, 2.5))),
+        "d_in": rng.choice([1024, 2048, 4096, 8192, 16384]),
+        "d_out": rng.choice([1024, 4096, 11008, 14336, 28672]),
+        "bytes_per_element": b,
+        **hw,
+    }
 
 
-def _random_matmul_time(rng: random.Random) -> dict[str, float]:
-    return {**_random_matmul(rng), **_random_hw(rng)}
-
-
-def _random_critical(rng: random.Random) -> dict[str, float]:
-    return {**_random_hw(rng), "bytes_per_weight": rng.choice([0.5, 1, 2, 4])}
+def _random_min_batch(rng: random.Random) -> dict[str, float]:
+    while True:
+        case = {
+            "d_in": rng.choice([2048, 4096, 5120, 8192, 16384]),
+            "d_out": rng.choice([4096, 11008, 14336, 28672]),
+            "bytes_per_element": rng.choice([0.5, 1, 2]),
+            "peak_flops": log_uniform(rng, 5e13, 2e15),
+            "bandwidth": log_uniform(rng, 5e11, 8e12),
+        }
+        d, f, b = case["d_in"], case["d_out"], case["bytes_per_element"]
+        if 2 * d * f / (b * (d + f)) > 1.3 * case["peak_flops"] / case["bandwidth"]:
+            return case
 
 
 def _random_datasheet(rng: random.Random) -> dict[str, float]:
@@ -97,6 +149,29 @@ def _random_datasheet(rng: random.Random) -> dict[str, float]:
         "tflops_with_sparsity": round(log_uniform(rng, 100, 10000), 1),
         "bandwidth_tb_per_s": round(log_uniform(rng, 0.3, 10), 2),
     }
+
+
+def _cost_ratio(case: dict[str, float]) -> float:
+    ta = _time(case["flops"], case["bytes_moved"], case["peak_flops_a"], case["bandwidth_a"])
+    tb = _time(case["flops"], case["bytes_moved"], case["peak_flops_b"], case["bandwidth_b"])
+    return case["usd_per_hour_a"] * ta / (case["usd_per_hour_b"] * tb)
+
+
+def _random_chips(rng: random.Random) -> dict[str, float]:
+    while True:
+        a, b = _random_hw(rng), _random_hw(rng)
+        bytes_moved = log_uniform(rng, 1e6, 1e11)
+        ridge = math.sqrt(a["peak_flops"] / a["bandwidth"] * b["peak_flops"] / b["bandwidth"])
+        case = {
+            "flops": bytes_moved * ridge * log_uniform(rng, 0.05, 20),
+            "bytes_moved": bytes_moved,
+            "peak_flops_a": a["peak_flops"], "bandwidth_a": a["bandwidth"],
+            "usd_per_hour_a": round(log_uniform(rng, 0.3, 10), 2),
+            "peak_flops_b": b["peak_flops"], "bandwidth_b": b["bandwidth"],
+            "usd_per_hour_b": round(log_uniform(rng, 0.3, 10), 2),
+        }
+        if abs(math.log(_cost_ratio(case))) > 0.03:  # no near ties
+            return case
 
 
 # Tasks ---------------------------------------------------------------------------------------
@@ -109,11 +184,11 @@ ARITHMETIC_INTENSITY = Task(
         # 2BDF / (2BD + 2DF + 2BF), which tends to B when B << D, F. At B = 1 with
         # D = F = 8192 it is just under 1.
         Case({"batch": 1, "d_in": 8192, "d_out": 8192, "bytes_per_element": 2},
-             expected=8192 / 8194, rtol=1e-9,
+             expected=8192 / 8194,
              source="scaling book roofline.md: 2BDF/(2BD+2DF+2BF) -> B"),
         # A square bf16 matmul of side n has intensity 2n^3 / (3 * 2 n^2) = n / 3.
         Case({"batch": 8192, "d_in": 8192, "d_out": 8192, "bytes_per_element": 2},
-             expected=8192 / 3, rtol=1e-9, source="square matmul: n / 3 in bf16"),
+             expected=8192 / 3, source="square matmul: n / 3 in bf16"),
         Case({"batch": 64, "d_in": 4096, "d_out": 14336, "bytes_per_element": 1}),
     ],
     mistakes=[
@@ -133,106 +208,91 @@ ARITHMETIC_INTENSITY = Task(
                 "B is only the small-batch limit. Compute the exact ratio of FLOPs to bytes."),
     ],
     random_cases=_random_matmul,
+    rtol=1e-3,
 )
 
-ATTAINABLE_FLOPS = Task(
-    name="attainable_flops",
-    reference=attainable_flops,
+MATMUL_REGIME = Task(
+    name="matmul_regime",
+    reference=matmul_regime,
+    kind="label",
+    labels=LABELS,
     cases=[
-        # H100 SXM, dense bf16 989e12 FLOP/s and 3.35e12 B/s: intensity 1 (batch-1 decode) gets
-        # 3.35e12 FLOP/s; anything past the ~295 ridge gets the full 989e12.
-        Case({"intensity": 1.0, "peak_flops": 989e12, "bandwidth": 3.35e12}, expected=3.35e12,
-             rtol=1e-9, source="H100 datasheet: 3.35 TB/s"),
-        Case({"intensity": 1000.0, "peak_flops": 989e12, "bandwidth": 3.35e12},
-             expected=989e12, rtol=1e-9, source="H100 datasheet: 989 TFLOP/s dense bf16"),
-    ],
-    mistakes=[
-        Mistake(lambda intensity, peak_flops, bandwidth: max(peak_flops, intensity * bandwidth),
-                "a kernel gets the lower of the two roofs: take min(F, I W), not the max."),
-        Mistake(lambda intensity, peak_flops, bandwidth: intensity * bandwidth,
-                "below the ridge I W is right, but above it the compute roof F caps the rate."),
-        Mistake(lambda intensity, peak_flops, bandwidth: peak_flops,
-                "the peak is only reached above the ridge; below it memory limits the rate to "
-                "I W."),
-        Mistake(lambda intensity, peak_flops, bandwidth: min(peak_flops, bandwidth / intensity),
-                "intensity is FLOPs per byte, so FLOP/s = intensity x bytes/s (multiply)."),
-    ],
-    random_cases=_random_attainable,
-)
-
-MATMUL_TIME = Task(
-    name="matmul_time",
-    reference=matmul_time,
-    cases=[
-        # Batch-1 bf16 matmul with an 8192 x 8192 weight on an H100: memory-bound, reading
-        # 2 * (8192 + 8192^2 + 8192) bytes at 3.35e12 B/s, about 40 us.
-        Case({"batch": 1, "d_in": 8192, "d_out": 8192, "bytes_per_element": 2,
-              "peak_flops": 989e12, "bandwidth": 3.35e12}),
-        # Batch 4096: compute-bound, 2 * 4096 * 8192^2 / 989e12, about 0.56 ms.
+        # Chapter 1, problem 2: one MLP matrix of Llama-3-8B at batch 64 on an H100: intensity
+        # about 63 against a ridge of 295.
+        Case({"batch": 64, "d_in": 4096, "d_out": 14336, "bytes_per_element": 2,
+              "peak_flops": 989e12, "bandwidth": 3.35e12}, expected="memory",
+             source="chapter 1 problem 2: I ~ 63 < 295 on an H100"),
         Case({"batch": 4096, "d_in": 8192, "d_out": 8192, "bytes_per_element": 2,
               "peak_flops": 989e12, "bandwidth": 3.35e12}),
+        # B = 300 is past F / W = 295, but the activations' bytes keep it memory-bound.
+        Case({"batch": 300, "d_in": 4096, "d_out": 4096, "bytes_per_element": 2,
+              "peak_flops": 989e12, "bandwidth": 3.35e12}),
+        # int8 weights and activations multiplied at the bf16 rate: the batch needed halves.
+        Case({"batch": 200, "d_in": 8192, "d_out": 28672, "bytes_per_element": 1,
+              "peak_flops": 989e12, "bandwidth": 3.35e12}),
     ],
     mistakes=[
         Mistake(lambda batch, d_in, d_out, bytes_per_element, peak_flops, bandwidth:
-                2 * batch * d_in * d_out / peak_flops
-                + bytes_per_element * (batch * d_in + d_in * d_out + batch * d_out) / bandwidth,
-                "the sum assumes no overlap (an upper bound). Compute and memory traffic "
-                "overlap, so the roofline time is the maximum of the two."),
+                "memory" if matmul_regime(batch, d_in, d_out, bytes_per_element, peak_flops,
+                                          bandwidth) == "compute" else "compute",
+                "the answers are swapped: the matmul is bound by the resource whose time is "
+                "LONGER."),
         Mistake(lambda batch, d_in, d_out, bytes_per_element, peak_flops, bandwidth:
-                max(batch * d_in * d_out / peak_flops,
-                    bytes_per_element * (batch * d_in + d_in * d_out + batch * d_out)
-                    / bandwidth),
-                "a multiply-add is 2 FLOPs: the compute time is 2 B D F / F."),
+                "compute" if batch >= peak_flops / bandwidth else "memory",
+                "'the intensity is about B' holds only for 2-byte elements: with b bytes per "
+                "element it is about 2 B / b. Compare the two times of this matmul."),
         Mistake(lambda batch, d_in, d_out, bytes_per_element, peak_flops, bandwidth:
-                max(2 * batch * d_in * d_out / peak_flops,
-                    bytes_per_element * d_in * d_out / bandwidth),
-                "you counted only the weight bytes; the activations in and out (B D + B F "
-                "elements) move too."),
+                "compute" if 2 * batch / bytes_per_element >= peak_flops / bandwidth
+                else "memory",
+                "the small-batch rule (intensity about 2 B / b) forgets the activations' bytes "
+                "(B D + B F elements). Near the ridge they decide: use the exact byte count."),
         Mistake(lambda batch, d_in, d_out, bytes_per_element, peak_flops, bandwidth:
-                1e3 * max(2 * batch * d_in * d_out / peak_flops,
-                          bytes_per_element * (batch * d_in + d_in * d_out + batch * d_out)
-                          / bandwidth),
-                "return seconds (SI base units), not milliseconds."),
+                "compute" if batch * d_in * d_out / peak_flops
+                >= _bytes(batch, d_in, d_out, bytes_per_element) / bandwidth else "memory",
+                "a multiply-add is 2 FLOPs: the matmul does 2 B D F FLOPs."),
     ],
-    random_cases=_random_matmul_time,
+    random_cases=_random_regime,
 )
 
-CRITICAL_BATCH = Task(
-    name="critical_batch",
-    reference=critical_batch,
+MIN_COMPUTE_BOUND_BATCH = Task(
+    name="min_compute_bound_batch",
+    reference=min_compute_bound_batch,
+    kind="integer",
     cases=[
-        # Scaling book roofline.md: B_crit = F / W = 240 on a TPU v5e (1.97e14 FLOP/s bf16,
-        # 8.2e11 B/s; 240 with the 8.2e11 figure, 241 with Google's 819 GB/s).
-        Case({"peak_flops": 197e12, "bandwidth": 819e9, "bytes_per_weight": 2}, expected=240.0,
-             rtol=0.01, source="scaling book roofline.md: TPU v5e B_crit 240"),
-        # Same chip, int8 weights computed in bf16: half, 120.
-        Case({"peak_flops": 197e12, "bandwidth": 819e9, "bytes_per_weight": 1}, expected=120.0,
-             rtol=0.01, source="scaling book roofline.md: int8 weights + bf16 FLOPs -> 120"),
-        # int8 weights and int8 compute (394 TOPS): back to 240.
-        Case({"peak_flops": 394e12, "bandwidth": 819e9, "bytes_per_weight": 1}, expected=240.0,
-             rtol=0.01, source="scaling book roofline.md: int8 weights + int8 FLOPs -> 240"),
-        # H100 SXM dense bf16: ~295-300 (scaling book gpus.md).
-        Case({"peak_flops": 989e12, "bandwidth": 3.35e12, "bytes_per_weight": 2}, expected=295.0,
-             rtol=0.01, source="scaling book gpus.md: H100 B_crit ~295"),
-        # kipply: A100 312e12 / 1.5e12 = 208 tokens in fp16.
-        Case({"peak_flops": 312e12, "bandwidth": 1.5e12, "bytes_per_weight": 2}, expected=208.0,
-             rtol=1e-9, source="kipply, Transformer Inference Arithmetic: A100 208"),
+        # An 8192 x 8192 bf16 weight on an H100: the small-batch rule says 295; counting the
+        # activations' bytes too, the first compute-bound batch is 319.
+        Case({"d_in": 8192, "d_out": 8192, "bytes_per_element": 2, "peak_flops": 989e12,
+              "bandwidth": 3.35e12}),
+        Case({"d_in": 4096, "d_out": 14336, "bytes_per_element": 2, "peak_flops": 989e12,
+              "bandwidth": 3.35e12}),
+        # TPU v5e (1.97e14 FLOP/s, 8.19e11 B/s), int8 weights multiplied in bf16.
+        Case({"d_in": 8192, "d_out": 28672, "bytes_per_element": 1, "peak_flops": 197e12,
+              "bandwidth": 819e9}),
     ],
     mistakes=[
-        Mistake(lambda peak_flops, bandwidth, bytes_per_weight: peak_flops / bandwidth,
-                "F / W is the answer only for 2-byte weights. With b_w bytes per weight the "
-                "intensity is about 2 B / b_w, so B_crit = F b_w / (2 W)."),
-        Mistake(lambda peak_flops, bandwidth, bytes_per_weight:
-                peak_flops * bytes_per_weight / bandwidth,
-                "twice too large: each weight does one multiply-add (2 FLOPs) per row of the "
-                "batch for b_w bytes, so the intensity is 2 B / b_w and B_crit = F b_w / (2 W). "
-                "(Also check that F is the dense rate, not a 'with sparsity' figure.)"),
-        Mistake(lambda peak_flops, bandwidth, bytes_per_weight:
-                2 * peak_flops / (bytes_per_weight * bandwidth),
-                "smaller weights mean fewer bytes per FLOP, so the batch needed to be "
-                "compute-bound falls: multiply by bytes_per_weight, don't divide."),
+        Mistake(lambda d_in, d_out, bytes_per_element, peak_flops, bandwidth:
+                math.ceil(peak_flops * bytes_per_element / (2 * bandwidth)),
+                "that is the small-batch rule (the weight's bytes only). The activations in and "
+                "out (B D + B F elements) are read and written too, and they grow with B: solve "
+                "compute time >= memory time with all the bytes."),
+        Mistake(lambda d_in, d_out, bytes_per_element, peak_flops, bandwidth:
+                math.floor(peak_flops * bytes_per_element * d_in * d_out
+                           / (2 * d_in * d_out * bandwidth
+                              - peak_flops * bytes_per_element * (d_in + d_out))),
+                "round UP: the batch you found by solving is not a whole number, and the "
+                "largest whole batch below it is still memory-bound. int() rounds down."),
+        Mistake(lambda d_in, d_out, bytes_per_element, peak_flops, bandwidth:
+                round(peak_flops * bytes_per_element * d_in * d_out
+                      / (2 * d_in * d_out * bandwidth
+                         - peak_flops * bytes_per_element * (d_in + d_out))),
+                "round UP, not to the nearest: the batch just below the boundary is still "
+                "memory-bound."),
+        Mistake(lambda d_in, d_out, bytes_per_element, peak_flops, bandwidth:
+                math.ceil(peak_flops / bandwidth),
+                "F / W is the small-batch answer for 2-byte elements only, and it forgets the "
+                "activations' bytes: solve compute time >= memory time for this matmul."),
     ],
-    random_cases=_random_critical,
+    random_cases=_random_min_batch,
 )
 
 DATASHEET_RIDGE = Task(
@@ -264,10 +324,69 @@ DATASHEET_RIDGE = Task(
                 "the ridge point is FLOPs per byte: divide the FLOP/s by the bytes/s."),
     ],
     random_cases=_random_datasheet,
+    rtol=1e-3,
 )
 
-TASKS = [ARITHMETIC_INTENSITY, ATTAINABLE_FLOPS, MATMUL_TIME, CRITICAL_BATCH, DATASHEET_RIDGE]
-SOLUTIONS: dict[str, Callable[..., float]] = {t.name: t.reference for t in TASKS}
+CHEAPER_CHIP = Task(
+    name="cheaper_chip",
+    reference=cheaper_chip,
+    kind="label",
+    labels=("a", "b"),
+    cases=[
+        # Hypothetical prices: an H100 SXM at $3.00/h against an A100 80GB at $1.50/h.
+        # A memory-bound decode step (14 GB, 14 GFLOP): 4.2 ms on the H100, 6.9 ms on the A100.
+        Case({"flops": 14e9, "bytes_moved": 14e9, "peak_flops_a": 989e12, "bandwidth_a": 3.35e12,
+              "usd_per_hour_a": 3.0, "peak_flops_b": 312e12, "bandwidth_b": 2.039e12,
+              "usd_per_hour_b": 1.5}),
+        # A compute-bound 8192^3 bf16 matmul: 1.1 ms on the H100, 3.5 ms on the A100.
+        Case({"flops": 2 * 8192**3, "bytes_moved": 3 * 8192**2 * 2, "peak_flops_a": 989e12,
+              "bandwidth_a": 3.35e12, "usd_per_hour_a": 3.0, "peak_flops_b": 312e12,
+              "bandwidth_b": 2.039e12, "usd_per_hour_b": 1.5}),
+    ],
+    mistakes=[
+        Mistake(lambda flops, bytes_moved, peak_flops_a, bandwidth_a, usd_per_hour_a,
+                peak_flops_b, bandwidth_b, usd_per_hour_b:
+                "a" if usd_per_hour_a <= usd_per_hour_b else "b",
+                "the lower hourly price is not the lower cost: a slower chip is rented for "
+                "longer. Compare price x time of this kernel on each chip."),
+        Mistake(lambda flops, bytes_moved, peak_flops_a, bandwidth_a, usd_per_hour_a,
+                peak_flops_b, bandwidth_b, usd_per_hour_b:
+                "a" if _time(flops, bytes_moved, peak_flops_a, bandwidth_a)
+                <= _time(flops, bytes_moved, peak_flops_b, bandwidth_b) else "b",
+                "the faster chip is not always the cheaper one: multiply each time by the "
+                "chip's price per second."),
+        Mistake(lambda flops, bytes_moved, peak_flops_a, bandwidth_a, usd_per_hour_a,
+                peak_flops_b, bandwidth_b, usd_per_hour_b:
+                "a" if peak_flops_a / usd_per_hour_a >= peak_flops_b / usd_per_hour_b else "b",
+                "FLOP/s per dollar decides only when the kernel is compute-bound on both chips. "
+                "Take the roofline time (the slower of the two clocks) on each chip."),
+        Mistake(lambda flops, bytes_moved, peak_flops_a, bandwidth_a, usd_per_hour_a,
+                peak_flops_b, bandwidth_b, usd_per_hour_b:
+                "a" if bandwidth_a / usd_per_hour_a >= bandwidth_b / usd_per_hour_b else "b",
+                "bandwidth per dollar decides only when the kernel is memory-bound on both "
+                "chips. Take the roofline time (the slower of the two clocks) on each chip."),
+    ],
+    random_cases=_random_chips,
+)
+
+TASKS = [ARITHMETIC_INTENSITY, MATMUL_REGIME, MIN_COMPUTE_BOUND_BATCH, DATASHEET_RIDGE,
+         CHEAPER_CHIP]
+SOLUTIONS: dict[str, Callable[..., object]] = {t.name: t.reference for t in TASKS}
+
+#: The worked example of the page: not a task, never counted in the score.
+EXAMPLE = Task(
+    name="weight_read_time",
+    reference=weight_read_time,
+    cases=[Case({"n_bytes": 16.06e9, "bandwidth": 3.35e12}, expected=16.06e9 / 3.35e12,
+                source="Llama-3-8B bf16 weights on an H100 SXM")],
+    mistakes=[
+        Mistake(lambda n_bytes, bandwidth: 1e3 * n_bytes / bandwidth,
+                "that is milliseconds. Return seconds, the course's unit."),
+        Mistake(lambda n_bytes, bandwidth: bandwidth / n_bytes,
+                "upside down: time is bytes divided by bytes per second."),
+    ],
+    rtol=1e-3,
+)
 
 
 def check_arithmetic_intensity(fn: Callable[..., float] | None = None) -> CheckResult:
@@ -275,24 +394,30 @@ def check_arithmetic_intensity(fn: Callable[..., float] | None = None) -> CheckR
     return report(run_task(EXERCISE, ARITHMETIC_INTENSITY, fn))
 
 
-def check_attainable_flops(fn: Callable[..., float] | None = None) -> CheckResult:
-    """Check ``attainable_flops(intensity, peak_flops, bandwidth)``."""
-    return report(run_task(EXERCISE, ATTAINABLE_FLOPS, fn))
+def check_matmul_regime(fn: Callable[..., str] | None = None) -> CheckResult:
+    """Check ``matmul_regime(batch, d_in, d_out, bytes_per_element, peak_flops, bandwidth)``."""
+    return report(run_task(EXERCISE, MATMUL_REGIME, fn))
 
 
-def check_matmul_time(fn: Callable[..., float] | None = None) -> CheckResult:
-    """Check ``matmul_time(batch, d_in, d_out, bytes_per_element, peak_flops, bandwidth)``."""
-    return report(run_task(EXERCISE, MATMUL_TIME, fn))
-
-
-def check_critical_batch(fn: Callable[..., float] | None = None) -> CheckResult:
-    """Check ``critical_batch(peak_flops, bandwidth, bytes_per_weight)``."""
-    return report(run_task(EXERCISE, CRITICAL_BATCH, fn))
+def check_min_compute_bound_batch(fn: Callable[..., int] | None = None) -> CheckResult:
+    """Check ``min_compute_bound_batch(d_in, d_out, bytes_per_element, peak_flops, bandwidth)``."""
+    return report(run_task(EXERCISE, MIN_COMPUTE_BOUND_BATCH, fn))
 
 
 def check_datasheet_ridge(fn: Callable[..., float] | None = None) -> CheckResult:
     """Check ``datasheet_ridge(tflops_with_sparsity, bandwidth_tb_per_s)``."""
     return report(run_task(EXERCISE, DATASHEET_RIDGE, fn))
+
+
+def check_cheaper_chip(fn: Callable[..., str] | None = None) -> CheckResult:
+    """Check ``cheaper_chip(flops, bytes_moved, peak_flops_a, bandwidth_a, usd_per_hour_a,
+    peak_flops_b, bandwidth_b, usd_per_hour_b)``."""
+    return report(run_task(EXERCISE, CHEAPER_CHIP, fn))
+
+
+def check_example(fn: Callable[..., float]) -> CheckResult:
+    """The page's worked example: check ``weight_read_time`` without counting it."""
+    return run_example(EXERCISE, EXAMPLE, fn)
 
 
 def score() -> tuple[int, int]:

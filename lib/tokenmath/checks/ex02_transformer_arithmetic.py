@@ -1,14 +1,16 @@
-"""Checks for ``exercises/02_transformer_arithmetic``: parameters, KV bytes, FLOPs, experts,
-attention's share, and a step's time with a fixed cost.
+"""Checks for ``exercises/02_transformer_arithmetic``: parameters, KV bytes, experts touched by
+a batch, the batch that touches most experts, the roof of a decode step, and the fixed cost per
+step inferred from two measured steps.
 
 Symbols: ``L`` layers, ``d`` model width, ``H`` query heads, ``K`` KV heads, ``h`` head dim,
 ``f`` MLP hidden size, ``V`` vocabulary, ``S`` context, ``E`` routed experts, ``k`` top-k,
-``B`` batch, ``b`` bytes per element, ``N`` parameters, ``C`` FLOPs and ``M`` bytes of a step,
+``B`` batch, ``b`` bytes per element, ``N`` parameters, ``k_B`` KV bytes per token,
 ``F`` FLOP/s, ``W`` bytes/s, ``t0`` fixed cost per step.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 
@@ -19,11 +21,13 @@ from tokenmath.checks._grading import (
     Task,
     log_uniform,
     report,
+    run_example,
     run_task,
 )
 from tokenmath.checks._grading import score as _score
 
 EXERCISE = "02_transformer_arithmetic"
+LABELS = ("compute", "memory")
 
 
 # Reference solutions -------------------------------------------------------------------------
@@ -49,34 +53,43 @@ def kv_bytes_per_token(
     return 2.0 * n_layers * n_kv_heads * head_dim * bytes_per_element
 
 
-def flops_per_token(
-    n_matmul_params: float, n_layers: int, n_heads: int, n_kv_heads: int, head_dim: int,
-    context: int,
-) -> float:
-    """Forward FLOPs of one token: ``2 N + 4 L S H h`` (scores and values over ``S`` keys)."""
-    return 2.0 * n_matmul_params + 4.0 * n_layers * context * n_heads * head_dim
-
-
 def expected_experts_touched(n_experts: int, top_k: int, batch: int) -> float:
     """Routed experts ``B`` tokens touch under uniform routing: ``E (1 - (1 - k/E)^B)``."""
     return n_experts * (1.0 - (1.0 - top_k / n_experts) ** batch)
 
 
-def attention_to_matmul_ratio(
-    d_model: int, n_heads: int, n_kv_heads: int, head_dim: int, d_ff: int, context: int
-) -> float:
-    """Per layer, attention FLOPs over projection + MLP FLOPs for one token at context ``S``:
-    ``4 S H h / (2 (2 d h (H + K) + 3 d f))``; ``S / (8 d)`` for MHA with ``f = 4 d``."""
-    attention = 4.0 * context * n_heads * head_dim
-    matmul = 2.0 * (2 * d_model * head_dim * (n_heads + n_kv_heads) + 3 * d_model * d_ff)
-    return attention / matmul
+def batch_to_touch(n_experts: int, top_k: int, fraction: float) -> int:
+    """Smallest whole ``B`` whose expected experts touched reach ``fraction`` of ``E``:
+    ``ceil(ln(1 - f) / ln(1 - k/E))``."""
+    batch = max(1, math.ceil(math.log(1 - fraction) / math.log(1 - top_k / n_experts)))
+    while expected_experts_touched(n_experts, top_k, batch) < fraction * n_experts:
+        batch += 1  # guard against rounding at the boundary
+    while batch > 1 and expected_experts_touched(n_experts, top_k, batch - 1) >= (
+            fraction * n_experts):
+        batch -= 1
+    return batch
 
 
-def step_time_with_overhead(
-    flops: float, bytes_read: float, peak_flops: float, bandwidth: float, overhead_s: float
-) -> float:
-    """Roofline plus a fixed cost per step: ``max(C / F, M / W) + t0``."""
-    return max(flops / peak_flops, bytes_read / bandwidth) + overhead_s
+def decode_step_bound(
+    n_params: float, bytes_per_weight: float, kv_bytes_per_token: float, batch: int,
+    context: int, peak_flops: float, bandwidth: float,
+) -> str:
+    """"compute" when ``2 N B / F >= (N b_w + B S k_B) / W``, else "memory"."""
+    flops = 2.0 * n_params * batch
+    moved = n_params * bytes_per_weight + batch * context * kv_bytes_per_token
+    return "compute" if flops / peak_flops >= moved / bandwidth else "memory"
+
+
+def fixed_cost_from_two_steps(bytes_1: float, time_1: float, bytes_2: float,
+                              time_2: float) -> float:
+    """``t0`` of ``t = M / W + t0`` through two measured memory-bound steps, in seconds."""
+    bandwidth = (bytes_2 - bytes_1) / (time_2 - time_1)
+    return time_1 - bytes_1 / bandwidth
+
+
+def tokens_per_second(batch: int, step_time_s: float) -> float:
+    """The worked example (not graded): tokens a decode step of ``B`` sequences makes per second."""
+    return batch / step_time_s
 
 
 # Random inputs -------------------------------------------------------------------------------
@@ -116,41 +129,39 @@ def _random_kv(rng: random.Random) -> dict[str, object]:
     }
 
 
-def _random_flops(rng: random.Random) -> dict[str, object]:
-    s = _random_shape(rng)
-    return {
-        "n_matmul_params": float(rng.randint(10**8, 10**12)),
-        "n_layers": rng.randint(2, 128),
-        "n_heads": s["n_heads"],
-        "n_kv_heads": s["n_kv_heads"],
-        "head_dim": s["head_dim"],
-        "context": rng.choice([1, 100, 2048, 8192, 32768, 131072]),
-    }
-
-
 def _random_experts(rng: random.Random) -> dict[str, int]:
     e = rng.choice([8, 16, 64, 128, 160, 256])
     return {"n_experts": e, "top_k": rng.randint(1, min(8, e - 1)),
             "batch": rng.choice([1, 2, 3, 5, 10, 32, 100, 500, 2000])}
 
 
-def _random_ratio(rng: random.Random) -> dict[str, int]:
-    return {**_random_shape(rng), "context": rng.choice([1, 512, 4096, 32768, 131072])}
+def _random_fraction(rng: random.Random) -> dict[str, float]:
+    e = rng.choice([8, 16, 64, 128, 160, 256])
+    return {"n_experts": e, "top_k": rng.randint(1, min(8, e - 1)),
+            "fraction": round(rng.uniform(0.3, 0.995), 3)}
 
 
-def _random_step(rng: random.Random) -> dict[str, float]:
-    peak = rng.choice([65e12, 312e12, 989e12, 1979e12])
-    bandwidth = rng.choice([320e9, 2.0e12, 3.35e12, 4.8e12])
-    ridge = peak / bandwidth
-    nbytes = log_uniform(rng, 0.1e9, 200e9)
-    # intensity from far below to far above the ridge, so both roofs bind in some cases
+def _random_decode(rng: random.Random) -> dict[str, float]:
+    peak, bandwidth = log_uniform(rng, 6e13, 5e15), log_uniform(rng, 3e11, 8e12)
+    b_w = rng.choice([0.5, 1, 2])
+    critical = peak / bandwidth * b_w / 2
     return {
-        "flops": nbytes * ridge * rng.choice([0.01, 0.3, 0.9, 1.1, 3.0, 20.0]),
-        "bytes_read": nbytes,
+        "n_params": log_uniform(rng, 1e9, 4e11),
+        "bytes_per_weight": b_w,
+        "kv_bytes_per_token": rng.choice([32768, 65536, 131072, 163840, 327680, 819200]),
+        "batch": max(1, round(critical * log_uniform(rng, 0.3, 8))),
+        "context": rng.choice([0, 128, 512, 2048, 8192, 32768]),
         "peak_flops": peak,
         "bandwidth": bandwidth,
-        "overhead_s": rng.choice([0.0, 20e-6, 1e-3, 2e-3, 5e-3]) * rng.uniform(0.5, 1.5),
     }
+
+
+def _random_two_steps(rng: random.Random) -> dict[str, float]:
+    bandwidth, t0 = log_uniform(rng, 3e11, 8e12), log_uniform(rng, 2e-5, 5e-3)
+    bytes_1 = log_uniform(rng, 1e8, 1e11)
+    bytes_2 = bytes_1 * log_uniform(rng, 1.2, 20)
+    return {"bytes_1": bytes_1, "time_1": bytes_1 / bandwidth + t0,
+            "bytes_2": bytes_2, "time_2": bytes_2 / bandwidth + t0}
 
 
 # Tasks ---------------------------------------------------------------------------------------
@@ -218,15 +229,15 @@ KV_BYTES_PER_TOKEN = Task(
         # Scaling book applied-inference.md: LLaMA-3-70B with an int8 KV cache,
         # 2 * 80 * 8 * 128 * 1 = 163,840 bytes ("160 kB").
         Case({"n_layers": 80, "n_heads": 64, "n_kv_heads": 8, "head_dim": 128,
-              "bytes_per_element": 1}, expected=163840.0, rtol=1e-9,
+              "bytes_per_element": 1}, expected=163840.0,
              source="scaling book applied-inference.md: LLaMA-3-70B int8 KV 163,840 B"),
         # vLLM paper (Kwon et al. 2023, arXiv 2309.06180): OPT-13B, 2 * 5120 * 40 * 2 B = 800 KB.
         Case({"n_layers": 40, "n_heads": 40, "n_kv_heads": 40, "head_dim": 128,
-              "bytes_per_element": 2}, expected=819200.0, rtol=1e-9,
+              "bytes_per_element": 2}, expected=819200.0,
              source="vLLM paper arXiv 2309.06180: OPT-13B 800 KB per token"),
         # Llama-3-8B in bf16: 128 KiB (claims.md T5).
         Case({"n_layers": 32, "n_heads": 32, "n_kv_heads": 8, "head_dim": 128,
-              "bytes_per_element": 2}, expected=131072.0, rtol=1e-9,
+              "bytes_per_element": 2}, expected=131072.0,
              source="Llama-3-8B config: 2 x 32 x 8 x 128 x 2 B"),
     ],
     mistakes=[
@@ -253,51 +264,7 @@ KV_BYTES_PER_TOKEN = Task(
                 "that is bits: bytes_per_element is already in bytes, don't multiply by 8."),
     ],
     random_cases=_random_kv,
-)
-
-FLOPS_PER_TOKEN = Task(
-    name="flops_per_token",
-    reference=flops_per_token,
-    cases=[
-        # The 2N rule (Kaplan et al. 2020, arXiv 2001.08361, Table 1: C_forward ~ 2N; Pope et al.
-        # 2022): a 7B-parameter forward pass costs ~1.4e10 FLOPs per token at short context.
-        Case({"n_matmul_params": 7e9, "n_layers": 32, "n_heads": 32, "n_kv_heads": 32,
-              "head_dim": 128, "context": 0}, expected=14e9, rtol=1e-9,
-             source="2N rule: Kaplan et al. 2020, C_forward ~ 2N"),
-        # Llama-3-70B shape at 8K context (matmul params: all but the input embedding table).
-        Case({"n_matmul_params": 69.5e9, "n_layers": 80, "n_heads": 64, "n_kv_heads": 8,
-              "head_dim": 128, "context": 8192}),
-    ],
-    mistakes=[
-        Mistake(lambda n_matmul_params, n_layers, n_heads, n_kv_heads, head_dim, context:
-                6 * n_matmul_params + 4 * n_layers * context * n_heads * head_dim,
-                "6N is the training rule (forward 2N + backward 4N). Inference runs only the "
-                "forward pass: 2N."),
-        Mistake(lambda n_matmul_params, n_layers, n_heads, n_kv_heads, head_dim, context:
-                6 * n_matmul_params,
-                "6N is the training rule (forward 2N + backward 4N). Inference is 2N, plus the "
-                "attention term."),
-        Mistake(lambda n_matmul_params, n_layers, n_heads, n_kv_heads, head_dim, context:
-                n_matmul_params + 2 * n_layers * context * n_heads * head_dim,
-                "a multiply-add is 2 FLOPs: each weight costs 2 FLOPs per token (2N), and "
-                "attention 4 L S H h."),
-        Mistake(lambda n_matmul_params, n_layers, n_heads, n_kv_heads, head_dim, context:
-                n_matmul_params + 4 * n_layers * context * n_heads * head_dim,
-                "a multiply-add is 2 FLOPs: the weights cost 2N per token, not N."),
-        Mistake(lambda n_matmul_params, n_layers, n_heads, n_kv_heads, head_dim, context:
-                2 * n_matmul_params,
-                "2N counts the weights only. Add attention: scores q.k and the weighted sum of "
-                "values, 4 L S H h FLOPs over S keys."),
-        Mistake(lambda n_matmul_params, n_layers, n_heads, n_kv_heads, head_dim, context:
-                2 * n_matmul_params + 4 * n_layers * context * n_kv_heads * head_dim,
-                "attention FLOPs scale with the query heads: every query head computes its own "
-                "scores and weighted sum, even when it shares its K and V (use n_heads)."),
-        Mistake(lambda n_matmul_params, n_layers, n_heads, n_kv_heads, head_dim, context:
-                2 * n_matmul_params + 2 * n_layers * context * n_heads * head_dim,
-                "attention has two matmuls over the S keys (q.K scores and the weighted sum of "
-                "V), each 2 S h FLOPs per head: 4 L S H h in all."),
-    ],
-    random_cases=_random_flops,
+    kind="integer",
 )
 
 EXPECTED_EXPERTS_TOUCHED = Task(
@@ -306,10 +273,10 @@ EXPECTED_EXPERTS_TOUCHED = Task(
     cases=[
         # DeepSeek-V3 config (arXiv 2412.19437; HF config.json): 256 routed experts, 8 per token
         # (plus 1 shared, always on, not counted here). One token touches exactly 8.
-        Case({"n_experts": 256, "top_k": 8, "batch": 1}, expected=8.0, rtol=1e-9,
+        Case({"n_experts": 256, "top_k": 8, "batch": 1}, expected=8.0,
              source="DeepSeek-V3 config: 8 of 256 routed experts"),
         # Mixtral 8x7B: 2 of 8 experts per token.
-        Case({"n_experts": 8, "top_k": 2, "batch": 1}, expected=2.0, rtol=1e-9,
+        Case({"n_experts": 8, "top_k": 2, "batch": 1}, expected=2.0,
              source="Mixtral 8x7B config: 2 of 8 experts"),
         Case({"n_experts": 8, "top_k": 2, "batch": 16}),
         Case({"n_experts": 256, "top_k": 8, "batch": 64}),
@@ -320,7 +287,7 @@ EXPECTED_EXPERTS_TOUCHED = Task(
                 "by one token with probability 1 - k/E, by all B with (1 - k/E)^B."),
         Mistake(lambda n_experts, top_k, batch: float(top_k * batch),
                 "k B counts an expert once per token that uses it; count distinct experts "
-                "(and never more than E): E (1 - (1 - k/E)^B)."),
+                "(never more than E)."),
         Mistake(lambda n_experts, top_k, batch: n_experts * (1 - (1 - 1 / n_experts) ** batch),
                 "each token picks k experts, not one: it misses a given expert with probability "
                 "1 - k/E."),
@@ -331,101 +298,137 @@ EXPECTED_EXPERTS_TOUCHED = Task(
                 "a token MISSES a given expert with probability 1 - k/E (not k/E)."),
     ],
     random_cases=_random_experts,
+    rtol=0.01,  # a simulation with enough draws passes
 )
 
-ATTENTION_TO_MATMUL_RATIO = Task(
-    name="attention_to_matmul_ratio",
-    reference=attention_to_matmul_ratio,
+BATCH_TO_TOUCH = Task(
+    name="batch_to_touch",
+    reference=batch_to_touch,
+    kind="integer",
     cases=[
-        # Scaling book transformers.md: with multi-head attention and d_ff = 4 d, attention FLOPs
-        # over matmul FLOPs is S / (8 d): equal at S = 8 d (here 32,768 for d = 4096).
-        Case({"d_model": 4096, "n_heads": 32, "n_kv_heads": 32, "head_dim": 128,
-              "d_ff": 16384, "context": 32768}, expected=1.0, rtol=1e-9,
-             source="scaling book transformers.md: ratio S/(8D), equal at S = 8D"),
-        Case({"d_model": 8192, "n_heads": 64, "n_kv_heads": 64, "head_dim": 128,
-              "d_ff": 32768, "context": 8192}, expected=0.125, rtol=1e-9,
-             source="scaling book transformers.md: S/(8D) = 1/8 at S = D"),
-        # Llama-3-70B shape (GQA, d_ff = 3.5 d) at 8K context.
-        Case({"d_model": 8192, "n_heads": 64, "n_kv_heads": 8, "head_dim": 128,
-              "d_ff": 28672, "context": 8192}),
+        # Mixtral 8x7B (2 of 8): chapter 2 says it reads essentially all experts from ~16 on.
+        Case({"n_experts": 8, "top_k": 2, "fraction": 0.99}),
+        # DeepSeek-V3 (8 of 256 routed): "most of its experts by a batch of about a hundred".
+        Case({"n_experts": 256, "top_k": 8, "fraction": 0.9}),
+        Case({"n_experts": 64, "top_k": 6, "fraction": 0.5}),
+        Case({"n_experts": 8, "top_k": 2, "fraction": 0.25}, expected=1,
+             source="Mixtral 8x7B config: one token reads 2 of 8 experts"),
     ],
     mistakes=[
-        Mistake(lambda d_model, n_heads, n_kv_heads, head_dim, d_ff, context:
-                context / (8 * d_model),
-                "S / (8 d) holds only for multi-head attention with d_ff = 4 d. Count the "
-                "projections (2 d h (H + K)) and the MLP (3 d f) for this shape."),
-        Mistake(lambda d_model, n_heads, n_kv_heads, head_dim, d_ff, context:
-                4.0 * context * n_kv_heads * head_dim
-                / (2.0 * (2 * d_model * head_dim * (n_heads + n_kv_heads) + 3 * d_model * d_ff)),
-                "attention FLOPs scale with the query heads (n_heads): every query head scores "
-                "all S keys, even when it shares its K and V."),
-        Mistake(lambda d_model, n_heads, n_kv_heads, head_dim, d_ff, context:
-                2 * attention_to_matmul_ratio(d_model, n_heads, n_kv_heads, head_dim, d_ff,
-                                              context),
-                "a factor 2 is off: count 2 FLOPs per weight for the matmuls (2 x params) and "
-                "4 S H h for attention (two matmuls of 2 S h FLOPs per head)."),
-        Mistake(lambda d_model, n_heads, n_kv_heads, head_dim, d_ff, context:
-                4.0 * context * n_heads * head_dim
-                / (2.0 * (2 * d_model * head_dim * (n_heads + n_kv_heads) + 2 * d_model * d_ff)),
-                "a SwiGLU MLP has three d x d_ff matrices, not two."),
-        Mistake(lambda d_model, n_heads, n_kv_heads, head_dim, d_ff, context:
-                attention_to_matmul_ratio(d_model, n_heads, n_heads, head_dim, d_ff, context),
-                "the k and v projections have n_kv_heads heads: the projections cost "
-                "2 d h (H + K) weights per layer, not 4 d H h."),
+        Mistake(lambda n_experts, top_k, fraction:
+                math.floor(math.log(1 - fraction) / math.log(1 - top_k / n_experts)),
+                "round UP: the batch you solved for is not a whole number, and the whole batch "
+                "below it falls short of the fraction. int() rounds down."),
+        Mistake(lambda n_experts, top_k, fraction:
+                math.ceil(-n_experts * math.log(1 - fraction) / top_k),
+                "(1 - k/E)^B is close to exp(-k B / E) only when k/E is small; for Mixtral "
+                "(k/E = 1/4) the approximation is off. Solve with (1 - k/E)^B itself."),
+        Mistake(lambda n_experts, top_k, fraction: math.ceil(fraction * n_experts / top_k),
+                "tokens overlap: a new token often picks experts already touched, so reaching a "
+                "fraction f of the experts takes more than f E / k tokens."),
+        Mistake(lambda n_experts, top_k, fraction:
+                math.ceil(math.log(fraction) / math.log(1 - top_k / n_experts)),
+                "(1 - k/E)^B is the share of experts MISSED: set it to 1 - f, not f."),
     ],
-    random_cases=_random_ratio,
+    random_cases=_random_fraction,
 )
 
-# The H200 run of data/measurements/NVIDIA-H200-roofline-sweep.json, batch 1 at S = 512, graph
-# mode: 15.08 GB read, 1.53e10 FLOPs, measured 773 TFLOP/s and 4.25 TB/s, t0 fitted at 2.12 ms.
-_H200_B1 = {"flops": 1.528e10, "bytes_read": 15.077e9, "peak_flops": 773.2e12,
-            "bandwidth": 4.252e12, "overhead_s": 2.12e-3}
-# Batch 256 at S = 512 on the same card: 5.1 ms of compute against 7.6 ms of memory traffic.
-_H200_B256 = {"flops": 256 * 1.528e10, "bytes_read": 32.23e9, "peak_flops": 773.2e12,
-              "bandwidth": 4.252e12, "overhead_s": 2.12e-3}
+# Llama-3-8B in bf16 (8.03e9 parameters, 131,072 KV bytes per token) on an H100 SXM.
+_LLAMA_H100 = {"n_params": 8.03e9, "bytes_per_weight": 2, "kv_bytes_per_token": 131072,
+               "peak_flops": 989e12, "bandwidth": 3.35e12}
 
-STEP_TIME_WITH_OVERHEAD = Task(
-    name="step_time_with_overhead",
-    reference=step_time_with_overhead,
+DECODE_STEP_BOUND = Task(
+    name="decode_step_bound",
+    reference=decode_step_bound,
+    kind="label",
+    labels=LABELS,
     cases=[
-        Case(_H200_B1),
-        Case(_H200_B256),
-        # A 1B-parameter model in bf16 at batch 1 reads about 2.5 GB: 0.75 ms at 3.35 TB/s, less
-        # than its fixed cost.
-        Case({"flops": 2.5e9, "bytes_read": 2.5e9, "peak_flops": 989e12, "bandwidth": 3.35e12,
-              "overhead_s": 1.5e-3}),
-        # Compute-bound: 2e15 FLOPs at 989 TFLOP/s take 2.02 s, 1 GB at 3.35 TB/s 0.3 ms.
-        Case({"flops": 2e15, "bytes_read": 1e9, "peak_flops": 989e12, "bandwidth": 3.35e12,
-              "overhead_s": 1e-3}, expected=2e15 / 989e12 + 1e-3, rtol=1e-9,
-             source="arithmetic: H100 SXM datasheet, 989 TFLOP/s bf16 dense, 3.35 TB/s"),
+        # Chapter 2: "B = 64, S = 4096 ... memory-bound" for Llama-3-8B on an H100.
+        Case({**_LLAMA_H100, "batch": 64, "context": 4096}, expected="memory",
+             source="chapter 2: Llama-3-8B, B = 64, S = 4096 on an H100 is memory-bound"),
+        Case({**_LLAMA_H100, "batch": 512, "context": 0}),
+        # Past the ridge in batch, but 512 x 4096 tokens of cache are read too.
+        Case({**_LLAMA_H100, "batch": 512, "context": 4096}),
+        # int8 weights: the weights take half the bytes, so a smaller batch is compute-bound.
+        Case({**_LLAMA_H100, "bytes_per_weight": 1, "batch": 200, "context": 0}),
     ],
     mistakes=[
-        Mistake(lambda flops, bytes_read, peak_flops, bandwidth, overhead_s:
-                max(flops / peak_flops, bytes_read / bandwidth),
-                "you left out the fixed cost: add overhead_s (t0) to the roofline time."),
-        Mistake(lambda flops, bytes_read, peak_flops, bandwidth, overhead_s:
-                max(flops / peak_flops, bytes_read / bandwidth, overhead_s),
-                "t0 is not a third roof: the step pays it on top of the time its bytes and "
-                "FLOPs take. Add it after the max."),
-        Mistake(lambda flops, bytes_read, peak_flops, bandwidth, overhead_s:
-                flops / peak_flops + bytes_read / bandwidth + overhead_s,
-                "in the roofline compute and memory traffic overlap: take the max of C/F and "
-                "M/W (not their sum), then add t0."),
-        Mistake(lambda flops, bytes_read, peak_flops, bandwidth, overhead_s:
-                max(flops / peak_flops, bytes_read / bandwidth + overhead_s),
-                "t0 is paid whichever roof binds: add it to the max, not to the memory term "
-                "alone."),
-        Mistake(lambda flops, bytes_read, peak_flops, bandwidth, overhead_s:
-                max(flops / peak_flops + overhead_s, bytes_read / bandwidth),
-                "t0 is paid whichever roof binds: add it to the max, not to the compute term "
-                "alone."),
+        Mistake(lambda n_params, bytes_per_weight, kv_bytes_per_token, batch, context,
+                peak_flops, bandwidth:
+                "memory" if decode_step_bound(n_params, bytes_per_weight, kv_bytes_per_token,
+                                              batch, context, peak_flops, bandwidth)
+                == "compute" else "compute",
+                "the answers are swapped: the step is bound by the resource whose time is "
+                "LONGER."),
+        Mistake(lambda n_params, bytes_per_weight, kv_bytes_per_token, batch, context,
+                peak_flops, bandwidth:
+                decode_step_bound(n_params, bytes_per_weight, 0, batch, context, peak_flops,
+                                  bandwidth),
+                "a decode step reads the KV cache of every sequence too: B S k_B bytes on top "
+                "of the weights. At long contexts it keeps a large batch memory-bound."),
+        Mistake(lambda n_params, bytes_per_weight, kv_bytes_per_token, batch, context,
+                peak_flops, bandwidth:
+                "compute" if batch >= peak_flops / bandwidth else "memory",
+                "'compute-bound once B reaches F / W' holds only for 2-byte weights and no "
+                "cache. Compare this step's compute time with its memory time."),
+        Mistake(lambda n_params, bytes_per_weight, kv_bytes_per_token, batch, context,
+                peak_flops, bandwidth:
+                "compute" if n_params * batch / peak_flops
+                >= (n_params * bytes_per_weight + batch * context * kv_bytes_per_token)
+                / bandwidth else "memory",
+                "each weight does one multiply-add, 2 FLOPs, per token: the step does 2 N B "
+                "FLOPs."),
     ],
-    random_cases=_random_step,
+    random_cases=_random_decode,
 )
 
-TASKS = [PARAM_COUNT, KV_BYTES_PER_TOKEN, FLOPS_PER_TOKEN, EXPECTED_EXPERTS_TOUCHED,
-         ATTENTION_TO_MATMUL_RATIO, STEP_TIME_WITH_OVERHEAD]
-SOLUTIONS: dict[str, Callable[..., float]] = {t.name: t.reference for t in TASKS}
+FIXED_COST_FROM_TWO_STEPS = Task(
+    name="fixed_cost_from_two_steps",
+    reference=fixed_cost_from_two_steps,
+    cases=[
+        # Chapter 2's H200 at S = 512: 15.08 GB in 5.65 ms at B = 1, 19.3 GB in 6.64 ms at
+        # B = 64 (calibrated roofline plus t0): t0 comes out near 2.1 ms.
+        Case({"bytes_1": 15.08e9, "time_1": 5.65e-3, "bytes_2": 19.3e9, "time_2": 6.64e-3}),
+        # 4 TB/s and t0 = 1 ms exactly.
+        Case({"bytes_1": 4e9, "time_1": 2e-3, "bytes_2": 8e9, "time_2": 3e-3}, expected=1e-3,
+             source="arithmetic: 4 GB per ms, 1 ms fixed"),
+    ],
+    mistakes=[
+        Mistake(lambda bytes_1, time_1, bytes_2, time_2: time_2 - time_1,
+                "time_2 - time_1 is the time of the extra bytes, not the fixed cost. Find the "
+                "bandwidth from the difference first, then what it leaves of one step."),
+        Mistake(lambda bytes_1, time_1, bytes_2, time_2: time_1 - bytes_1 / (bytes_2 / time_2),
+                "bytes_2 / time_2 is not the bandwidth: that step's time includes t0 too. The "
+                "bandwidth is the extra bytes over the extra time."),
+        Mistake(lambda bytes_1, time_1, bytes_2, time_2: min(time_1, time_2),
+                "even the smaller step spends part of its time reading bytes: subtract that."),
+        Mistake(lambda bytes_1, time_1, bytes_2, time_2:
+                1e3 * fixed_cost_from_two_steps(bytes_1, time_1, bytes_2, time_2),
+                "return seconds (SI base units), not milliseconds."),
+    ],
+    random_cases=_random_two_steps,
+    rtol=0.01,
+)
+
+TASKS = [PARAM_COUNT, KV_BYTES_PER_TOKEN, EXPECTED_EXPERTS_TOUCHED, BATCH_TO_TOUCH,
+         DECODE_STEP_BOUND, FIXED_COST_FROM_TWO_STEPS]
+SOLUTIONS: dict[str, Callable[..., object]] = {t.name: t.reference for t in TASKS}
+
+#: The worked example of the page: not a task, never counted in the score.
+EXAMPLE = Task(
+    name="tokens_per_second",
+    reference=tokens_per_second,
+    cases=[Case({"batch": 64, "step_time_s": 7.39e-3}, expected=8660.0, rtol=0.001,
+                source="chapter 2: H200, B = 64, S = 512, 7.39 ms")],
+    mistakes=[
+        Mistake(lambda batch, step_time_s: 1 / step_time_s,
+                "that is steps per second: each step makes one token for each of the B "
+                "sequences."),
+        Mistake(lambda batch, step_time_s: batch * step_time_s,
+                "upside down: tokens per second is tokens per step divided by the step time."),
+    ],
+    rtol=1e-3,
+)
 
 
 def check_param_count(fn: Callable[..., float] | None = None) -> CheckResult:
@@ -439,29 +442,32 @@ def check_kv_bytes_per_token(fn: Callable[..., float] | None = None) -> CheckRes
     return report(run_task(EXERCISE, KV_BYTES_PER_TOKEN, fn))
 
 
-def check_flops_per_token(fn: Callable[..., float] | None = None) -> CheckResult:
-    """Check ``flops_per_token(n_matmul_params, n_layers, n_heads, n_kv_heads, head_dim,
-    context)``."""
-    return report(run_task(EXERCISE, FLOPS_PER_TOKEN, fn))
-
-
 def check_expected_experts_touched(fn: Callable[..., float] | None = None) -> CheckResult:
     """Check ``expected_experts_touched(n_experts, top_k, batch)``."""
     return report(run_task(EXERCISE, EXPECTED_EXPERTS_TOUCHED, fn))
 
 
-def check_attention_to_matmul_ratio(fn: Callable[..., float] | None = None) -> CheckResult:
-    """Check ``attention_to_matmul_ratio(d_model, n_heads, n_kv_heads, head_dim, d_ff,
-    context)``."""
-    return report(run_task(EXERCISE, ATTENTION_TO_MATMUL_RATIO, fn))
+def check_batch_to_touch(fn: Callable[..., int] | None = None) -> CheckResult:
+    """Check ``batch_to_touch(n_experts, top_k, fraction)``."""
+    return report(run_task(EXERCISE, BATCH_TO_TOUCH, fn))
 
 
-def check_step_time_with_overhead(fn: Callable[..., float] | None = None) -> CheckResult:
-    """Check ``step_time_with_overhead(flops, bytes_read, peak_flops, bandwidth, overhead_s)``."""
-    return report(run_task(EXERCISE, STEP_TIME_WITH_OVERHEAD, fn))
+def check_decode_step_bound(fn: Callable[..., str] | None = None) -> CheckResult:
+    """Check ``decode_step_bound(n_params, bytes_per_weight, kv_bytes_per_token, batch, context,
+    peak_flops, bandwidth)``."""
+    return report(run_task(EXERCISE, DECODE_STEP_BOUND, fn))
+
+
+def check_fixed_cost_from_two_steps(fn: Callable[..., float] | None = None) -> CheckResult:
+    """Check ``fixed_cost_from_two_steps(bytes_1, time_1, bytes_2, time_2)``."""
+    return report(run_task(EXERCISE, FIXED_COST_FROM_TWO_STEPS, fn))
+
+
+def check_example(fn: Callable[..., float]) -> CheckResult:
+    """The page's worked example: check ``tokens_per_second`` without counting it."""
+    return run_example(EXERCISE, EXAMPLE, fn)
 
 
 def score() -> tuple[int, int]:
     """Print the reader's score for this exercise: tasks passed out of tasks."""
     return _score(EXERCISE, TASKS)
-
