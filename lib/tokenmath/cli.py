@@ -4,6 +4,7 @@
     tokenmath models                       # the model presets
     tokenmath estimate --model llama-3-8b --hw h100 --batch 1,8,64,256 --context 1024,8192
     tokenmath bench ...                    # measurement (imports torch, only when it runs)
+    tokenmath grade submissions/*.ipynb    # run and grade students' exercise notebooks
 
 Every failure, bad input or a missing device alike, prints one line, ``tokenmath: error: ...``,
 on stderr and exits with status 2.
@@ -332,6 +333,45 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return bench.run(args)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tokenmath import grade  # here, not at the top: only `tokenmath grade` needs it
+
+    if args.exercise is not None:
+        grade.exercise_module(args.exercise)  # a bad name is a usage error, before any work
+    for flag, out in (("--json", args.json), ("--csv", args.csv)):
+        if out is not None and not Path(out).resolve().parent.is_dir():
+            raise UsageError(f"cannot write {flag} {out!r}: no such directory")
+    grade.require_runtime()
+    results = []
+    for i, path in enumerate(args.notebooks, 1):
+        results.append(
+            grade.grade_notebook(
+                path, args.exercise, timeout=args.timeout, task_timeout=args.task_timeout
+            )
+        )
+        if sys.stderr.isatty():
+            r = results[-1]
+            print(f"[{i}/{len(args.notebooks)}] {path}: {r.passed}/{r.total}", file=sys.stderr)
+    print(grade.format_table(results))
+    if args.json is not None:
+        grade.write_json(results, args.json)
+    if args.csv is not None:
+        grade.write_csv(results, args.csv)
+    return 0
+
+
 # ----------------------------------------------------------------------------- parser
 
 
@@ -382,6 +422,33 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print JSON")
     e.add_argument("--plot", metavar="PNG", default=None, help="also write a figure")
     e.set_defaults(func=_cmd_estimate)
+
+    g = sub.add_parser(
+        "grade",
+        help="run and grade students' exercise notebooks (for instructors)",
+        description="Run each notebook headless, then grade every task of its exercise with "
+        "tokenmath's own checks (a notebook cannot change its grade). Exit status 0 when "
+        "grading completed, whatever the students scored.",
+    )
+    g.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="submitted .ipynb files")
+    g.add_argument(
+        "--exercise",
+        default=None,
+        help="e.g. 01_rooflines (default: from each notebook's "
+        "`from tokenmath.checks import exNN_...` line)",
+    )
+    g.add_argument(
+        "--timeout", type=_seconds, default=300.0, help="seconds for each notebook's cells"
+    )
+    g.add_argument(
+        "--task-timeout",
+        type=_seconds,
+        default=30.0,
+        help="seconds for the calls one task's check makes",
+    )
+    g.add_argument("--json", metavar="FILE", default=None, help="write the grades as JSON")
+    g.add_argument("--csv", metavar="FILE", default=None, help="write one row per task as CSV")
+    g.set_defaults(func=_cmd_grade)
 
     b = sub.add_parser("bench", help="measure a decode step on this machine (needs torch)")
     b.set_defaults(func=_cmd_bench)
