@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU measurements the book reads, written to $OUT_DIR (default data/measurements) under the
+# The GPU measurements the book reads, written to $OUT_DIR (default lib/tokenmath/data/measurements) under the
 # GPU's name:
 #   <gpu>.json                 decode step, batches 1,16,64 x contexts 512,2048,32768, eager and graph
 #   <gpu>-roofline-sweep.json  decode step in graph mode, batches 1..256 x contexts 512..32768
@@ -16,7 +16,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD/lib${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
-OUT_DIR=${OUT_DIR:-data/measurements}
+OUT_DIR=${OUT_DIR:-lib/tokenmath/data/measurements}
 MODEL=${MODEL:-llama-3-8b}
 DEVICE=${DEVICE:-cuda}
 BATCHES=${BATCHES:-1,16,64}

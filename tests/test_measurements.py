@@ -1,17 +1,17 @@
-"""data/measurements: every file records its machine, its derived numbers agree with its measured
-ones, and tokenmath.measurements loads them from a clone or (for Colab) from the repository."""
+"""lib/tokenmath/data/measurements: every file records its machine, its derived numbers agree with
+its measured ones, and tokenmath.measurements loads them from the package's data, never from the
+network (tests/test_colab_wheel.py checks that an installed wheel carries them)."""
 
 from __future__ import annotations
 
-import io
 import json
 import math
 
 import pytest
-from notebook_files import ROOT, config
+from notebook_files import ROOT
 from tokenmath import hardware, measurements
 
-DATA = ROOT / "data" / "measurements"
+DATA = ROOT / "lib" / "tokenmath" / "data" / "measurements"
 FILES = sorted(DATA.glob("*.json"))
 BENCH = [p for p in FILES if {"results", "modes"} <= json.loads(p.read_text()).keys()]
 
@@ -53,7 +53,7 @@ def test_bench_rows_are_consistent_and_above_the_datasheet_roofline(path):
 
 
 def test_h200_sweep_with_a_fixed_cost_per_step():
-    """Chapter 2 and data/measurements/README.md quote this: with t0 fitted on 3 points the
+    """Chapter 2 and the measurements' README quote this: with t0 fitted on 3 points the
     calibrated roofline is within 15 % of every graph-mode step up to batch 64, not at 256."""
     report = measurements.fit_overhead(measurements.load("NVIDIA-H200-roofline-sweep"))
     assert report["overhead_fit"]["graph"]["overhead_s"] == pytest.approx(2.1e-3, abs=0.1e-3)
@@ -112,20 +112,27 @@ def test_fit_overhead_says_why_it_cannot_fit():
         measurements.fit_overhead({"rows": []})
 
 
-def test_repository_url_matches_the_book_config():
-    repo = config()["repository"]
-    owner_name = repo["url"].removeprefix("https://github.com/")
-    assert measurements.REPOSITORY_RAW == (
-        f"https://raw.githubusercontent.com/{owner_name}/{repo['branch']}"
-    )
-
-
-def test_load_from_the_clone():
+def test_the_package_data_is_the_folder_in_the_clone():
     assert measurements.data_dir() == DATA
     assert set(measurements.names()) == {p.stem for p in FILES}
     name = BENCH[0].stem
     assert measurements.load(name) == json.loads(BENCH[0].read_text())
     assert measurements.load(name + ".json") == measurements.load(name)
+
+
+def test_every_measurement_is_package_data_of_the_wheel():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    globs = package_data["package-data"]["tokenmath"]
+    lib = ROOT / "lib" / "tokenmath"
+    shipped = {p for g in globs for p in lib.glob(g)}
+    assert set(FILES) <= shipped
+
+
+def test_the_old_folder_points_to_the_new_one():
+    old = ROOT / "data" / "measurements"
+    assert not list(old.glob("*.json")), "measurements belong in lib/tokenmath/data/measurements"
+    assert "lib/tokenmath/data/measurements" in (old / "README.md").read_text()
 
 
 @pytest.mark.parametrize("bad", ["", "../README", "a/b", ".hidden", 3, None])
@@ -137,35 +144,33 @@ def test_bad_names(bad):
 def test_missing_name_lists_what_exists():
     with pytest.raises(ValueError, match="available: .*NVIDIA-H200"):
         measurements.load("no-such-run")
+    with pytest.raises(ValueError, match="available"):
+        measurements.load("README.md")  # only .json files are measurements
 
 
-def test_data_dir_from_environment(tmp_path, monkeypatch):
-    (tmp_path / "mine.json").write_text('{"results": [], "device_info": {}}')
-    monkeypatch.setenv("TOKENMATH_DATA", str(tmp_path))
-    assert measurements.names() == ["mine"]
-    assert measurements.load("mine")["results"] == []
+def test_load_reads_the_package_from_a_zip_too(tmp_path):
+    """importlib.resources, not file paths: the package imported from a zip loads its data."""
+    import subprocess
+    import sys
+    import zipfile
 
-
-def test_download_without_a_clone(monkeypatch):
-    monkeypatch.setattr(measurements, "data_dir", lambda: None)
-    seen = []
-
-    def fake_urlopen(url, timeout):
-        seen.append(url)
-        return io.BytesIO(b'{"results": [1]}')
-
-    monkeypatch.setattr(measurements.urllib.request, "urlopen", fake_urlopen)
-    assert measurements.load("NVIDIA-H200")["results"] == [1]
-    assert seen == [f"{measurements.REPOSITORY_RAW}/data/measurements/NVIDIA-H200.json"]
-    with pytest.raises(ValueError, match="download=False"):
-        measurements.load("NVIDIA-H200", download=False)
-
-    def offline(url, timeout):
-        raise OSError("network unreachable")
-
-    monkeypatch.setattr(measurements.urllib.request, "urlopen", offline)
-    with pytest.raises(RuntimeError, match="could not download .*network unreachable"):
-        measurements.load("NVIDIA-H200")
+    lib = ROOT / "lib"
+    archive = tmp_path / "tokenmath.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted((lib / "tokenmath").rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                zf.write(path, path.relative_to(lib).as_posix())
+    code = (
+        f"import sys; sys.path.insert(0, {str(archive)!r}); import tokenmath.measurements as m; "
+        f"assert m.__file__.startswith({str(archive)!r}), m.__file__; "
+        "print(len(m.names()), m.load('NVIDIA-H200')['device_info']['name'])"
+    )
+    # -S: no site-packages, so neither the editable install nor the clone is importable.
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [str(len(FILES)), "NVIDIA", "H200"]
 
 
 def test_rows_filters_skipped_and_mode():
@@ -182,10 +187,14 @@ def test_rows_filters_skipped_and_mode():
         measurements.rows({"no": "results"})
 
 
-def test_module_does_not_import_torch_or_matplotlib():
+def test_module_imports_neither_torch_matplotlib_nor_a_network_client():
     import subprocess
     import sys
 
-    code = "import sys, tokenmath.measurements; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
+    heavy = ("torch", "matplotlib", "urllib.request", "http.client")
+    code = (
+        "import sys, tokenmath.measurements as m; m.load('NVIDIA-H200'); "
+        f"print([k for k in {heavy!r} if k in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False False"
+    assert out.stdout.strip() == "[]"

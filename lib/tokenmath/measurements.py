@@ -1,71 +1,57 @@
-"""Measurements stored with the course (``data/measurements/*.json``), wherever you run.
+"""Measurements stored with the course, shipped inside the package, wherever you run.
 
-Each file is the JSON a real run wrote (``tokenmath bench --json`` or a script in ``scripts/``), with
-the ``device_info`` of the machine. ``load(name)`` reads it from the repository's ``data/`` folder
-when the package runs from a clone (or from ``$TOKENMATH_DATA``), and otherwise downloads it from
-the course repository (Colab installs the package without ``data/``). Standard library only
-(and the torch-free ``tokenmath.roofline``).
+Each file in ``tokenmath/data/measurements/`` (``lib/tokenmath/data/measurements/*.json`` in a
+clone) is the JSON a real run wrote (``tokenmath bench --json`` or a script in ``scripts/``), with
+the ``device_info`` of the machine. They are package data of the wheel, so ``load(name)`` reads
+them with :mod:`importlib.resources` from a clone, an editable install or a plain ``pip install``
+(Colab) alike, and never uses the network. Standard library only (and the torch-free
+``tokenmath.roofline``).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import urllib.request
-from pathlib import Path
-from typing import Any
+from importlib import resources
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["REPOSITORY_RAW", "data_dir", "names", "load", "rows", "fit_overhead"]
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
-# The repository of _config.yml (tests/test_measurements.py checks that they agree).
-REPOSITORY_RAW = "https://raw.githubusercontent.com/cost-of-a-token/cost-of-a-token/main"
-_SUBDIR = "data/measurements"
+__all__ = ["data_dir", "names", "load", "rows", "fit_overhead"]
 
 
-def data_dir() -> Path | None:
-    """The local ``data/measurements`` folder: ``$TOKENMATH_DATA`` if set, else the one of the
-    clone this package was imported from, else ``None``."""
-    env = os.environ.get("TOKENMATH_DATA")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parents[2] / _SUBDIR  # lib/tokenmath/ -> repository root
-    return here if here.is_dir() else None
+def data_dir() -> Traversable:
+    """The folder of stored measurements inside the installed package: a ``Traversable`` of
+    :mod:`importlib.resources` (a :class:`pathlib.Path` unless the package is imported from a zip)."""
+    return resources.files("tokenmath").joinpath("data").joinpath("measurements")
 
 
 def names() -> list[str]:
-    """Names of the local measurement files (without ``.json``), sorted; empty without a clone."""
+    """Names of the stored measurement files (without ``.json``), sorted."""
     d = data_dir()
-    return sorted(p.stem for p in d.glob("*.json")) if d else []
+    if not d.is_dir():
+        return []
+    return sorted(p.name[:-5] for p in d.iterdir() if p.name.endswith(".json") and p.is_file())
 
 
-def load(name: str, *, download: bool = True) -> dict[str, Any]:
-    """The report ``name`` (e.g. ``"NVIDIA-H200-roofline-sweep"``; ``.json`` optional).
+def load(name: str) -> dict[str, Any]:
+    """The stored report ``name`` (e.g. ``"NVIDIA-H200-roofline-sweep"``; ``.json`` optional).
 
-    Read from the local folder when there is one (a clone holds every file, so a name missing
-    there raises ``ValueError`` listing the names); else fetched from :data:`REPOSITORY_RAW`
-    unless ``download=False``. A name that is not a plain file name raises ``ValueError``.
+    Read from the package's data (:func:`data_dir`), never from the network. A name that is not a
+    plain file name, or that names no stored file, raises ``ValueError`` (the latter listing the
+    names there are).
     """
     if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith("."):
         raise ValueError(
             f"name must be a measurement file name such as 'NVIDIA-H200', got {name!r}"
         )
     stem = name[:-5] if name.endswith(".json") else name
-    d = data_dir()
-    if d is not None:
-        path = d / f"{stem}.json"
-        if path.is_file():
-            return json.loads(path.read_text(encoding="utf-8"))
+    path = data_dir().joinpath(f"{stem}.json")
+    if not path.is_file():
         raise ValueError(
-            f"no measurement named {stem!r} in {d}; available: {', '.join(names()) or 'none'}"
+            f"no stored measurement named {stem!r}; available: {', '.join(names()) or 'none'}"
         )
-    if not download:
-        raise ValueError(f"no local data/measurements folder, and download=False ({stem!r})")
-    url = f"{REPOSITORY_RAW}/{_SUBDIR}/{stem}.json"
-    try:
-        with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310 - a fixed https URL
-            return json.loads(resp.read().decode("utf-8"))
-    except Exception as exc:  # noqa: BLE001 - network errors of every kind
-        raise RuntimeError(f"could not download measurement {stem!r} from {url}: {exc}") from exc
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def rows(report: dict[str, Any], *, mode: str | None = None) -> list[dict[str, Any]]:

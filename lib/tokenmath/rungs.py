@@ -14,7 +14,7 @@ batch has only ``B K`` independent (sequence, KV head) pairs of work. The flash 
 the keys across thread blocks ("Flash-Decoding", Dao et al. 2023,
 https://crfm.stanford.edu/2023/10/12/flashdecoding.html); the cuDNN kernel that SDPA prefers on
 Hopper does not, and at batch 1 read a 32k-token cache at 315 GB/s against flash's 2330 GB/s on
-an H200 (``data/measurements/NVIDIA-H200-attention.json``). With 128 pairs or more cuDNN was as
+an H200 (``lib/tokenmath/data/measurements/NVIDIA-H200-attention.json``). With 128 pairs or more cuDNN was as
 fast. ``split_kv`` chooses the flash backend with ``torch.nn.attention.sdpa_kernel`` where the
 device has it (CUDA, compute capability >= 8.0: A100, H100, not the T4).
 """
