@@ -16,7 +16,7 @@ PAIRED := $(shell grep -l '^kernelspec:' book/*.md notebooks/*.md exercises/*.md
 PAIRED_IPYNB := $(PAIRED:.md=.ipynb)
 LAB_IPYNB := $(wildcard notebooks/*.ipynb)
 
-.PHONY: all setup book test lint unit notebooks pairing html-check clean
+.PHONY: all setup book test lint unit colab notebooks pairing html-check clean
 
 all: book
 
@@ -45,6 +45,12 @@ lint: $(STAMP)
 # (the exercises as the reader gets them run in the book build; html-check reads their scores).
 unit: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) tests --ignore=tests/test_book_html.py
+
+# The Colab path as a reader meets it (part of `unit`; about a minute): the wheel built from this
+# tree, installed by a notebook's own install cell into a fresh venv holding only what Colab ships,
+# runs a lab, an exercise and chapter 2 with no network in the kernel (tests/test_colab_wheel.py).
+colab: $(STAMP)
+	$(PY) -m pytest tests/test_colab_wheel.py
 
 # Every lab as the reader gets it (the Colab .ipynb), top to bottom on CPU. Not part of `make test`:
 # the strict book build already runs every lab, chapter and exercise once, from the .md that

@@ -1,13 +1,16 @@
-"""Reads the built HTML (_build/html): pages, images, internal links and Colab links.
+"""Reads the built HTML (_build/html): pages, images, internal links, Colab links, line widths
+and figure captions.
 
 `make test` builds the book first and sets TOKENMATH_REQUIRE_BOOK=1, so a missing build fails;
-run alone without a build, the tests skip.
+run alone without a build, the tests skip. TOKENMATH_BOOK_HTML points the tests at another build
+(`jupyter-book build . --path-output DIR` writes DIR/_build/html).
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -15,7 +18,9 @@ import pytest
 from bs4 import BeautifulSoup
 from notebook_files import EXERCISES, PAIRED, ROOT, config, toc_files
 
-HTML = ROOT / "_build" / "html"
+HTML = Path(os.environ.get("TOKENMATH_BOOK_HTML") or ROOT / "_build" / "html")
+# The text column of the theme is about 785 px at desktop width: 88 monospace characters.
+MAX_LINE = 88
 
 if not (HTML / "index.html").exists():
     if os.environ.get("TOKENMATH_REQUIRE_BOOK"):
@@ -93,3 +98,50 @@ def test_figures_are_rendered():
     page = _page("notebooks/00_your_machine")
     imgs = [img["src"] for img in _soup(page).find_all("img") if "_images/" in img["src"]]
     assert imgs, "the lab's roofline figure is missing from the built page"
+
+
+def _cell_pre_lines(soup: BeautifulSoup):
+    """(where, line) for every line of every `pre` in a code cell's input or output."""
+    for cell in soup.select("div.cell"):
+        for part in ("cell_input", "cell_output"):
+            for box in cell.select(f"div.{part}"):
+                for pre in box.find_all("pre"):
+                    for line in pre.get_text().splitlines():
+                        yield part.removeprefix("cell_"), line
+
+
+@pytest.mark.parametrize("file", PAGES)
+def test_code_and_output_lines_fit_the_text_column(file):
+    """A longer line scrolls sideways, and the number at its end is off-screen."""
+    long = [f"{where} ({len(line)} chars): {line.strip()[:100]}"
+            for where, line in _cell_pre_lines(_soup(_page(file)))
+            if len(line.rstrip()) > MAX_LINE]
+    assert not long, (f"{file}: {len(long)} code/output lines over {MAX_LINE} characters:\n"
+                      + "\n".join(long))
+
+
+_FILE_NAME = re.compile(r"(_images/|\.(png|svg|jpe?g|gif|pdf)$)", re.IGNORECASE)
+
+
+def _is_description(alt: str) -> bool:
+    """A few words of prose, not a file path or name (MyST-NB's default alt is the path)."""
+    return len(alt.split()) >= 4 and not _FILE_NAME.search(alt)
+
+
+@pytest.mark.parametrize("file", PAGES)
+def test_figures_have_captions_and_alt_text(file):
+    """Every image a cell outputs is a numbered figure with a caption and a real description
+    (MyST-NB cell metadata `mystnb: figure: {caption, name}` and `image: {alt}`)."""
+    problems = []
+    for img in _soup(_page(file)).select("div.cell_output img"):
+        src = img.get("src", "")
+        alt = (img.get("alt") or "").strip()
+        if not _is_description(alt):
+            problems.append(f"{src}: alt text {alt!r} is not a description")
+        figure = img.find_parent("figure")
+        caption = figure.find("figcaption") if figure else None
+        if caption is None or not caption.get_text(strip=True):
+            problems.append(f"{src}: no caption")
+        elif not caption.select_one("span.caption-number"):
+            problems.append(f"{src}: caption is not numbered (give the figure a name)")
+    assert not problems, f"{file}:\n" + "\n".join(problems)
