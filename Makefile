@@ -39,7 +39,7 @@ test: $(STAMP)
 	echo "make test: all checks passed in $$(( $$(date +%s) - start )) s"
 
 lint: $(STAMP)
-	$(BIN)/ruff check lib tests scripts
+	$(BIN)/ruff check lib tests scripts _ext
 
 # The library's unit tests, the grading pipeline, and each exercise run with reference solutions
 # (the exercises as the reader gets them run in the book build; html-check reads their scores).
