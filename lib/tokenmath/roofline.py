@@ -63,6 +63,7 @@ __all__ = [
     "generation",
     "balance_batch",
     "critical_context",
+    "latency_floor",
     "max_batch",
     "mbu",
     "mfu",
@@ -647,6 +648,34 @@ def critical_context(
     if n_win == L:
         return math.inf
     return (x_star - n_win * window) / (L - n_win)
+
+
+def latency_floor(
+    model: ModelLike,
+    hw: HardwareLike,
+    *,
+    weight_dtype: str = "bf16",
+    n_chips: int = 1,
+    batch: int | None = None,
+) -> float:
+    """The shortest decode step the weights allow, in seconds: their bytes over ``n W``.
+
+    ``batch=None``: a batch that touches every expert, so every weight is read, total and not
+    active parameters: ``N_read b_w / (n W)`` with ``N_read = param_count()`` less the untied
+    input embedding (a step reads only its ``B`` looked-up rows). DeepSeek-V3 in fp8 on 8 H200s:
+    about 17.5 ms. ``batch=B``: the weights a step of ``B`` sequences reads,
+    ``decode_weight_params(B) b_w / (n W)``, the ``weight_s`` of :func:`decode_step` (fewer for
+    an MoE at small ``B``). Compute, KV reads and communication between chips only add to it;
+    more chips lower it as ``1/n`` because each reads its own share of the weights.
+    """
+    m, a = models.get(model), hardware.get(hw)
+    b_w = bytes_per_element(check_dtype(weight_dtype, "weight_dtype"))
+    n_chips = positive_int(n_chips, "n_chips")
+    if batch is None:
+        params = m.param_count() - (0 if m.tied_embeddings else m.embedding_param_count())
+    else:
+        params = m.decode_weight_params(positive_int(batch, "batch"))
+    return params * b_w / (n_chips * a.hbm_bandwidth)
 
 
 def max_batch(

@@ -386,7 +386,7 @@ FIXED_COST_FROM_TWO_STEPS = Task(
     name="fixed_cost_from_two_steps",
     reference=fixed_cost_from_two_steps,
     cases=[
-        # Chapter 2's H200 at S = 512: 15.08 GB in 5.65 ms at B = 1, 19.3 GB in 6.64 ms at
+        # Chapter 6's H200 at S = 512: 15.08 GB in 5.65 ms at B = 1, 19.3 GB in 6.64 ms at
         # B = 64 (calibrated roofline plus t0): t0 comes out near 2.1 ms.
         Case({"bytes_1": 15.08e9, "time_1": 5.65e-3, "bytes_2": 19.3e9, "time_2": 6.64e-3}),
         # 4 TB/s and t0 = 1 ms exactly.
@@ -419,7 +419,7 @@ EXAMPLE = Task(
     name="tokens_per_second",
     reference=tokens_per_second,
     cases=[Case({"batch": 64, "step_time_s": 7.39e-3}, expected=8660.0, rtol=0.001,
-                source="chapter 2: H200, B = 64, S = 512, 7.39 ms")],
+                source="chapter 6: H200, B = 64, S = 512, 7.39 ms")],
     mistakes=[
         Mistake(lambda batch, step_time_s: 1 / step_time_s,
                 "that is steps per second: each step makes one token for each of the B "
