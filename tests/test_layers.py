@@ -33,6 +33,7 @@ LIGHT = [
     "tokenmath.models",
     "tokenmath.roofline",
     "tokenmath.cost",
+    "tokenmath.serving",
     "tokenmath.cli",
     "tokenmath.checks",
     *_checks_modules(),
