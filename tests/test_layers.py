@@ -34,6 +34,7 @@ LIGHT = [
     "tokenmath.roofline",
     "tokenmath.cost",
     "tokenmath.serving",
+    "tokenmath.tables",
     "tokenmath.cli",
     "tokenmath.checks",
     *_checks_modules(),
