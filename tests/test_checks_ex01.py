@@ -24,7 +24,7 @@ def _bytes(batch, d_in, d_out, b):
 
 
 def test_intensity_tends_to_batch_in_bf16():
-    # 2BDF / (2BD + 2DF + 2BF) -> B for B << D, F (scaling book roofline.md).
+    # 2BDF / (2BD + 2DF + 2BF) -> B for B << D, F (https://jax-ml.github.io/scaling-book/roofline/).
     for b in (1, 4, 16, 64):
         assert ex.arithmetic_intensity(b, 65536, 65536, 2) == pytest.approx(b, rel=3e-3)
     # int8 weights and int8 activations: about 2B.

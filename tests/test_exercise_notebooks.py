@@ -65,10 +65,9 @@ def _with_solutions(md) -> nbformat.NotebookNode:
 IDS = [p.stem for p in EXERCISES]
 
 
-def _skip_unconverted(md) -> None:
-    """Pages without a worked example have not had the issue-12 rewrite yet."""
-    if EXAMPLE_TAG not in md.read_text(encoding="utf-8"):
-        pytest.skip(f"{md.stem} has no worked example yet (issue 12)")
+def _require_worked_example(md) -> None:
+    """Every exercise page shows one wrong answer and what its check says."""
+    assert EXAMPLE_TAG in md.read_text(encoding="utf-8"), f"{md.stem} has no worked example"
 
 
 @pytest.mark.parametrize("md", EXERCISES, ids=IDS)
@@ -97,7 +96,7 @@ def test_every_exercise_has_a_check_module():
 @pytest.mark.parametrize("md", EXERCISES, ids=IDS)
 def test_reader_version_scores_zero_and_the_worked_example_counts_nowhere(md):
     """The page as a reader first sees it (what the book build shows)."""
-    _skip_unconverted(md)
+    _require_worked_example(md)
     n = len(_check_module(md).TASKS)
     nb = jupytext.read(md)
     _execute(nb, md)
@@ -115,7 +114,7 @@ def test_reader_version_scores_zero_and_the_worked_example_counts_nowhere(md):
 @pytest.mark.parametrize("md", EXERCISES, ids=IDS)
 def test_pages_read_well_online(md):
     """A note for online readers, no code line over 88 characters, a precision per task."""
-    _skip_unconverted(md)
+    _require_worked_example(md)
     nb = jupytext.read(md)
     shown = [c for c in nb.cells if c.cell_type == "code" and "remove-cell" not in _tags(c)]
     long = [line for c in shown for line in c.source.splitlines() if len(line) > WIDTH]

@@ -58,12 +58,12 @@ def test_laptop_presets():
 
 
 def test_kv_llama3_70b_int8_is_160kB():
-    # anchors.md §6 #4, scaling-book applied-inference.md: L=80, K=8, h=128, 1 byte -> 163,840 B.
+    # Scaling book, https://jax-ml.github.io/scaling-book/applied-inference/: L=80, K=8, h=128, 1 byte -> 163,840 B.
     assert models.get("llama-3-70b").kv_bytes_per_token("int8") == 163_840
 
 
 def test_kv_llama3_bf16():
-    # claims.md T5: Llama-3-8B 128 KiB, 70B 320 KiB (bf16).
+    # 2 L K h b: Llama-3-8B 128 KiB, 70B 320 KiB (bf16).
     assert models.get("llama-3-8b").kv_bytes_per_token() == 131_072
     assert models.get("llama-3-70b").kv_bytes_per_token("bf16") == 327_680
 
@@ -75,7 +75,7 @@ def test_kv_opt13b_like_mha_vllm_paper():
 
 
 def test_kv_deepseek_v3_mla():
-    # MLA caches the 512-d latent and the 64-d rope key: 61 x 576 x 2 B = 70,272 (claims.md T5 ~69 KB).
+    # MLA caches the 512-d latent and the 64-d rope key: 61 x 576 x 2 B = 70,272 (DeepSeek-V2 paper, arXiv 2405.04434, Table 1).
     assert models.get("deepseek-v3").kv_bytes_per_token("bf16") == 61 * 576 * 2 == 70_272
 
 

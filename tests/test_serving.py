@@ -1,4 +1,4 @@
-"""tokenmath.serving: the discrete-event simulation of one replica (issue 14)."""
+"""tokenmath.serving: the discrete-event simulation of one replica."""
 
 from __future__ import annotations
 

@@ -89,7 +89,7 @@ RIDGE_POINT = Task(
     reference=ridge_point,
     cases=[
         # H100 SXM: 989 TFLOP/s dense bf16 (the datasheet's 1,979 is "with sparsity"), 3.35 TB/s.
-        # Published ridge ~295 FLOP/byte: scaling book, roofline.md and gpus.md.
+        # Published ridge ~295 FLOP/byte: https://jax-ml.github.io/scaling-book/roofline/ and https://jax-ml.github.io/scaling-book/gpus/.
         Case({"peak_flops": 989e12, "bandwidth": 3.35e12}, expected=295.0, rtol=0.01,
              source="scaling book: H100 ridge ~295"),
         # A100 with kipply's effective bandwidth: 312e12 / 1.5e12 = 208 (Transformer Inference

@@ -226,16 +226,16 @@ KV_BYTES_PER_TOKEN = Task(
     name="kv_bytes_per_token",
     reference=kv_bytes_per_token,
     cases=[
-        # Scaling book applied-inference.md: LLaMA-3-70B with an int8 KV cache,
+        # Scaling book, https://jax-ml.github.io/scaling-book/applied-inference/: LLaMA-3-70B with an int8 KV cache,
         # 2 * 80 * 8 * 128 * 1 = 163,840 bytes ("160 kB").
         Case({"n_layers": 80, "n_heads": 64, "n_kv_heads": 8, "head_dim": 128,
               "bytes_per_element": 1}, expected=163840.0,
-             source="scaling book applied-inference.md: LLaMA-3-70B int8 KV 163,840 B"),
+             source="scaling book, applied inference: LLaMA-3-70B int8 KV 163,840 B"),
         # vLLM paper (Kwon et al. 2023, arXiv 2309.06180): OPT-13B, 2 * 5120 * 40 * 2 B = 800 KB.
         Case({"n_layers": 40, "n_heads": 40, "n_kv_heads": 40, "head_dim": 128,
               "bytes_per_element": 2}, expected=819200.0,
              source="vLLM paper arXiv 2309.06180: OPT-13B 800 KB per token"),
-        # Llama-3-8B in bf16: 128 KiB (claims.md T5).
+        # Llama-3-8B in bf16: 2 x 32 x 8 x 128 x 2 B = 128 KiB (its config.json).
         Case({"n_layers": 32, "n_heads": 32, "n_kv_heads": 8, "head_dim": 128,
               "bytes_per_element": 2}, expected=131072.0,
              source="Llama-3-8B config: 2 x 32 x 8 x 128 x 2 B"),
