@@ -18,6 +18,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from tokenmath import calibrate
 from tokenmath.timing import bench, bench_graph, device_info
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -45,7 +46,7 @@ def main() -> None:
     p.add_argument("--small", action="store_true", help="short caches (a CPU smoke test)")
     args = p.parse_args()
     dev = torch.device(args.device)
-    dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
+    dtype = calibrate.TORCH_DTYPES[calibrate.matmul_dtype(dev)]
     variants = {
         "sdpa_default": F.scaled_dot_product_attention,
         "sdpa_flash": sdpa_backend(SDPBackend.FLASH_ATTENTION),
