@@ -161,6 +161,38 @@ def test_price_only_where_cited():
     assert hardware.get("T4").price_per_hour is None
 
 
+@pytest.mark.parametrize(
+    "name, per_direction",
+    [
+        # NVIDIA datasheets quote NVLink as both directions together; the catalog stores half:
+        # H100/H200 SXM "900GB/s", B200 "1.8TB/s", A100 SXM "600GB/s" (datasheet URLs in
+        # hardware.py; per-direction figures as in https://jax-ml.github.io/scaling-book/gpus/).
+        ("H100-SXM", 450e9),
+        ("H200", 450e9),
+        ("B200", 900e9),
+        ("A100-80GB", 300e9),
+        ("A100-40GB", 300e9),
+        # PCIe Gen4 x16 parts: 64 GB/s both directions (L4 and A10 datasheets).
+        ("L4", 32e9),
+        ("A10", 32e9),
+        ("T4", 16e9),  # PCIe Gen3 x16, 32 GB/s both directions
+        ("MI300X", 448e9),  # 7 Infinity Fabric links x 128 GB/s both directions, halved
+    ],
+)
+def test_link_bandwidth_is_per_direction(name, per_direction):
+    assert hardware.get(name).link_bandwidth == pytest.approx(per_direction, rel=1e-12)
+
+
+def test_every_part_has_a_link_slower_than_its_memory():
+    for name in EXPECTED:
+        hw = hardware.get(name)
+        assert hw.link_bandwidth is not None, name
+        assert 1e10 <= hw.link_bandwidth < hw.hbm_bandwidth, name
+    # a part built by hand has none unless given
+    plain = Accelerator("x", {"bf16": 1e12}, hbm_bandwidth=1e12, hbm_bytes=1e9)
+    assert plain.link_bandwidth is None
+
+
 def test_frozen_hashable_and_flops_read_only():
     hw = hardware.get("h100")
     assert hash(hw) == hash(hardware.get("H100-SXM"))
@@ -183,6 +215,9 @@ def test_frozen_hashable_and_flops_read_only():
         (dict(hbm_bytes=-5.0), "hbm_bytes"),
         (dict(cache_bytes=math.nan), "cache_bytes"),
         (dict(price_per_hour=-1.0), "price_per_hour"),
+        (dict(link_bandwidth=0.0), "link_bandwidth"),
+        (dict(link_bandwidth=math.inf), "link_bandwidth"),
+        (dict(link_bandwidth="900 GB/s"), "link_bandwidth"),
         (dict(name=""), "name"),
     ],
 )

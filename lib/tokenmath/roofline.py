@@ -17,6 +17,31 @@ One decode step (ideal overlap of compute and memory traffic, no communication):
 ``time_s`` is the roofline *lower bound*; ``compute_s + memory_s`` (no overlap at all) is an upper
 bound at most twice as large.
 
+Communication between chips (:func:`decode_step` with ``parallelism``; off by default, which keeps
+the ideal, free sharding above). ``W_link`` is one chip's scale-up link bandwidth in bytes/s per
+direction (``Accelerator.link_bandwidth``), ``b_a`` bytes per activation element, ``d`` the model
+width, ``L`` layers of which ``L_moe`` are mixtures of experts, ``E_act`` routed experts per
+token. Each formula is the bytes that all ``n`` chips together send over their links in one
+decode step of ``B`` tokens (:func:`network_bytes`), over a switched domain where every chip
+reaches every other at ``W_link`` (NVLink through NVSwitch):
+
+* tensor parallelism (``"tp"``): every layer ends its attention and its MLP with an all-reduce of
+  the ``[B, d]`` activations; a bandwidth-optimal all-reduce makes each chip send
+  ``2 (n - 1) / n`` times the array, so ``M_net = 2 L * 2 (n - 1) * B d b_a``;
+* expert parallelism (``"ep"``, attention data-parallel): in each MoE layer every token is
+  dispatched to its ``E_act`` routed experts and their outputs are combined back; a fraction
+  ``(n - 1) / n`` of the experts live on other chips, so
+  ``M_net = 2 L_moe * B E_act d b_a (n - 1) / n`` (one copy per expert, no deduplication of
+  experts that share a chip).
+
+``network_s = M_net / (n W_link) + n_coll * alpha`` with ``n_coll`` collectives per step
+(``2 L`` or ``2 L_moe``) and ``alpha = collective_latency_s`` (default 0), and the step is
+``time_s = max(compute_s, memory_s, network_s) + t0``: the communication roofline, which assumes
+transfers overlap compute and memory traffic perfectly (two micro-batches, one computing while the
+other communicates). ``serial_s`` is the no-overlap sum. Compute and memory stay ideally sharded
+(``1/n`` of every FLOP and byte per chip), which expert parallelism with replicated attention
+weights, or tensor parallelism of a cache shared by all heads (MLA), do not reach.
+
 A real step also pays a fixed cost ``t0`` that no byte or FLOP count sees: hundreds of kernels, each
 with its launch, ramp-up and tail. ``overhead_s=t0`` adds it, ``time_s = max(...) + t0``, and
 :func:`fit_overhead` fits it on a few measured steps. With measured ``F`` and ``W`` this is the
@@ -56,6 +81,7 @@ __all__ = [
     "Generation",
     "step_time",
     "step_from_counts",
+    "network_bytes",
     "DecodeAt",
     "decode_step",
     "prefill_flops",
@@ -69,6 +95,8 @@ __all__ = [
     "mfu",
     "fit_overhead",
 ]
+
+PARALLELISMS = ("tp", "ep")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -106,11 +134,14 @@ def _peak(a: Accelerator, compute_dtype: str, weight_dtype: str) -> float:
 class StepEstimate:
     """One roofline step: its work, its traffic, and the time each takes.
 
-    ``time_s = max(compute_s, memory_s) + overhead_s`` with ``memory_s = weight_s + kv_s``;
-    ``bound`` names the larger of compute and memory. ``tokens`` counts tokens the step handles:
+    ``time_s = max(compute_s, memory_s, network_s) + overhead_s`` with
+    ``memory_s = weight_s + kv_s``; ``bound`` names the largest: ``"compute"`` or ``"memory"``,
+    or ``"network"`` when communication outlasts both (``network_s`` is 0 unless a parallelism is
+    given, see :func:`decode_step`). ``tokens`` counts tokens the step handles:
     ``B`` for a decode step (one new token per sequence), ``B * T`` for a prefill of ``T`` prompt
     tokens. ``tokens_per_s = tokens / time_s``.
-    Times are wall-clock for the ``n_chips`` chips together; bytes and FLOPs are totals over them.
+    Times are wall-clock for the ``n_chips`` chips together; bytes and FLOPs are totals over them
+    (``network_bytes``: bytes all chips send over their links).
     """
 
     flops: float
@@ -129,6 +160,8 @@ class StepEstimate:
     n_chips: int = 1
     phase: str = "decode"
     overhead_s: float = 0.0
+    network_bytes: float = 0.0
+    network_s: float = 0.0
 
     @property
     def bytes(self) -> float:
@@ -142,8 +175,9 @@ class StepEstimate:
 
     @property
     def serial_s(self) -> float:
-        """No-overlap upper bound ``compute_s + memory_s + overhead_s`` (at most ``2 * time_s``)."""
-        return self.compute_s + self.memory_s + self.overhead_s
+        """No-overlap upper bound ``compute_s + memory_s + network_s + overhead_s``: at most
+        ``2 * time_s`` without communication, ``3 * time_s`` with it."""
+        return self.compute_s + self.memory_s + self.network_s + self.overhead_s
 
     @property
     def time_per_token_s(self) -> float:
@@ -165,6 +199,9 @@ def _step(
     mfu: float = 1.0,
     phase: str = "decode",
     overhead_s: float = 0.0,
+    network_bytes: float = 0.0,
+    link_bandwidth: float | None = None,
+    latency_s: float = 0.0,
 ) -> StepEstimate:
     compute_s = flops / (n_chips * peak_flops * mfu)
     weight_s = weight_bytes / (n_chips * bandwidth)
@@ -172,7 +209,14 @@ def _step(
     memory_s = weight_s + kv_s
     if max(compute_s, memory_s) <= 0:
         raise ValueError("flops, weight_bytes and kv_bytes are all zero: the step takes no time")
-    time_s = max(compute_s, memory_s) + overhead_s
+    network_s = latency_s
+    if network_bytes > 0:
+        network_s += network_bytes / (n_chips * link_bandwidth)  # type: ignore[operator]
+    time_s = max(compute_s, memory_s, network_s) + overhead_s
+    if network_s > max(compute_s, memory_s):
+        bound = "network"
+    else:
+        bound = "compute" if compute_s >= memory_s else "memory"
     return StepEstimate(
         flops=flops,
         weight_bytes=weight_bytes,
@@ -182,7 +226,7 @@ def _step(
         kv_s=kv_s,
         memory_s=memory_s,
         time_s=time_s,
-        bound="compute" if compute_s >= memory_s else "memory",
+        bound=bound,
         tokens_per_s=tokens / time_s,
         batch=batch,
         tokens=tokens,
@@ -190,7 +234,76 @@ def _step(
         n_chips=n_chips,
         phase=phase,
         overhead_s=overhead_s,
+        network_bytes=network_bytes,
+        network_s=network_s,
     )
+
+
+def _link(a: Accelerator, link_bandwidth: float | None, name: str = "link_bandwidth") -> float:
+    """``link_bandwidth`` checked, else the catalog's; ``ValueError`` if neither is known."""
+    if link_bandwidth is not None:
+        return positive(link_bandwidth, name)
+    if a.link_bandwidth is None:
+        raise ValueError(
+            f"{name}=None: {a.name} has no link bandwidth in the catalog; pass "
+            f"{name} in bytes/s per direction"
+        )
+    return a.link_bandwidth
+
+
+def _network_bytes(
+    m: ModelConfig, batch: int, n_chips: int, parallelism: str, b_a: float
+) -> tuple[float, int]:
+    """(bytes all chips send per decode step, collectives per step); inputs already checked."""
+    if parallelism == "tp":
+        return 2 * m.n_layers * 2 * (n_chips - 1) * batch * m.d_model * b_a, 2 * m.n_layers
+    remote = (n_chips - 1) / n_chips
+    moe = m.n_moe_layers
+    return 2 * moe * batch * m.n_active_experts * m.d_model * b_a * remote, 2 * moe
+
+
+def _parallelism(value: object, m: ModelConfig) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in PARALLELISMS:
+        raise ValueError(
+            f"parallelism must be {' or '.join(map(repr, PARALLELISMS))}, got {value!r}"
+        )
+    p = value.strip().lower()
+    if p == "ep" and not m.is_moe:
+        raise ValueError(
+            f"parallelism='ep': {m.name} is dense; expert parallelism needs a mixture of "
+            "experts (use 'tp')"
+        )
+    return p
+
+
+def network_bytes(
+    model: ModelLike,
+    batch: int,
+    n_chips: int,
+    parallelism: str,
+    *,
+    activation_dtype: str = "bf16",
+) -> float:
+    """Bytes all ``n`` chips send over their links in one decode step of ``B`` tokens.
+
+    ``parallelism="tp"`` (tensor parallelism: two all-reduces of ``[B, d]`` per layer, each chip
+    sending ``2 (n - 1) / n`` of the array per all-reduce):
+    ``M_net = 2 L * 2 (n - 1) * B d b_a``, that is ``4 L (n - 1) / n * B d b_a`` per chip, which
+    does not shrink as ``n`` grows.
+
+    ``parallelism="ep"`` (expert parallelism with data-parallel attention: each token goes to
+    its ``E_act`` routed experts and back in every MoE layer, ``(n - 1) / n`` of them remote):
+    ``M_net = 2 L_moe * B E_act d b_a (n - 1) / n``, so ``2 L_moe E_act d b_a (n - 1) / n``
+    bytes per token (DeepSeek-V3 in bf16 on 8 chips: 11.6 MB), ``1/n`` of it per chip.
+
+    ``b_a`` is ``bytes_per_element(activation_dtype)``. ``n = 1`` sends nothing. The embedding,
+    the LM head and the shared experts (replicated on every chip) are not counted.
+    """
+    m = models.get(model)
+    b_a = bytes_per_element(check_dtype(activation_dtype, "activation_dtype"))
+    p = _parallelism(parallelism, m)
+    return _network_bytes(m, positive_int(batch, "batch"), positive_int(n_chips, "n_chips"),
+                          p, b_a)[0]
 
 
 def step_from_counts(
@@ -207,13 +320,25 @@ def step_from_counts(
     mfu: float = 1.0,
     phase: str = "decode",
     overhead_s: float = 0.0,
+    network_bytes: float = 0.0,
+    link_bandwidth: float | None = None,
 ) -> StepEstimate:
     """Build a :class:`StepEstimate` from raw counts (per-chip ``peak_flops`` and ``bandwidth``).
 
     ``compute_s = flops / (n_chips * peak_flops * mfu)``; ``weight_s``, ``kv_s`` divide by
-    ``n_chips * bandwidth``; ``time_s = max(compute_s, weight_s + kv_s) + overhead_s``.
+    ``n_chips * bandwidth``; ``network_s = network_bytes / (n_chips * link_bandwidth)`` (bytes
+    all chips send, per-chip ``W_link``; needs ``link_bandwidth`` when ``network_bytes > 0``);
+    ``time_s = max(compute_s, weight_s + kv_s, network_s) + overhead_s``.
     """
     batch = positive_int(batch, "batch")
+    net = nonneg(network_bytes, "network_bytes")
+    if link_bandwidth is not None:
+        link_bandwidth = positive(link_bandwidth, "link_bandwidth")
+    elif net > 0:
+        raise ValueError(
+            f"link_bandwidth=None with network_bytes={network_bytes!r}: pass the per-chip link "
+            "bandwidth in bytes/s per direction"
+        )
     return _step(
         nonneg(flops, "flops"),
         nonneg(weight_bytes, "weight_bytes"),
@@ -227,6 +352,8 @@ def step_from_counts(
         mfu=fraction(mfu, "mfu"),
         phase=phase,
         overhead_s=nonneg(overhead_s, "overhead_s"),
+        network_bytes=net,
+        link_bandwidth=link_bandwidth,
     )
 
 
@@ -268,6 +395,9 @@ class DecodeAt:
     then reuse them (what :mod:`tokenmath.cost` does when it scans many batches). ``model`` and
     ``hw`` may be names; ``kv_dtype`` and ``compute_dtype`` default to ``weight_dtype``. The
     compute dtype is looked up on the hardware only when a step or the balance batch needs it.
+    ``parallelism``, ``link_bandwidth``, ``activation_dtype`` and ``collective_latency_s`` add the
+    network term of :func:`decode_step` to :meth:`step`; :meth:`balance_batch` and
+    :meth:`max_batch` ignore it.
     """
 
     model: ModelLike
@@ -277,17 +407,33 @@ class DecodeAt:
     kv_dtype: str | None = None
     compute_dtype: str | None = None
     n_chips: int = 1
+    parallelism: str | None = None
+    link_bandwidth: float | None = None
+    activation_dtype: str = "bf16"
+    collective_latency_s: float = 0.0
 
     def __post_init__(self) -> None:
         w, kv, c = _dtypes(self.weight_dtype, self.kv_dtype, self.compute_dtype)
+        m, a = models.get(self.model), hardware.get(self.hw)
+        n = positive_int(self.n_chips, "n_chips")
+        p, link = None, self.link_bandwidth
+        if self.parallelism is not None:
+            p = _parallelism(self.parallelism, m)
+            link = _link(a, link) if n > 1 else link
+        elif link is not None:
+            link = positive(link, "link_bandwidth")
         checked = dict(
-            model=models.get(self.model),
-            hw=hardware.get(self.hw),
+            model=m,
+            hw=a,
             context=nonneg_int(self.context, "context"),
             weight_dtype=w,
             kv_dtype=kv,
             compute_dtype=c,
-            n_chips=positive_int(self.n_chips, "n_chips"),
+            n_chips=n,
+            parallelism=p,
+            link_bandwidth=link,
+            activation_dtype=check_dtype(self.activation_dtype, "activation_dtype"),
+            collective_latency_s=nonneg(self.collective_latency_s, "collective_latency_s"),
         )
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -301,6 +447,10 @@ class DecodeAt:
         """One decode step of ``B = batch`` sequences: see :func:`decode_step`."""
         batch = positive_int(batch, "batch")
         m, s = self.model, self.context
+        net, n_coll = 0.0, 0
+        if self.parallelism is not None and self.n_chips > 1:
+            b_a = bytes_per_element(self.activation_dtype)
+            net, n_coll = _network_bytes(m, batch, self.n_chips, self.parallelism, b_a)
         return _step(
             flops=batch * m.flops_per_token(s),
             weight_bytes=m.decode_weight_params(batch) * bytes_per_element(self.weight_dtype),
@@ -312,6 +462,9 @@ class DecodeAt:
             context=s,
             n_chips=self.n_chips,
             overhead_s=nonneg(overhead_s, "overhead_s"),
+            network_bytes=net,
+            link_bandwidth=self.link_bandwidth,
+            latency_s=n_coll * self.collective_latency_s,
         )
 
     def balance_batch(self) -> float:
@@ -379,6 +532,10 @@ def decode_step(
     compute_dtype: str | None = None,
     n_chips: int = 1,
     overhead_s: float = 0.0,
+    parallelism: str | None = None,
+    link_bandwidth: float | None = None,
+    activation_dtype: str = "bf16",
+    collective_latency_s: float = 0.0,
 ) -> StepEstimate:
     """One decode step of ``B`` sequences, each attending to ``S`` cached tokens.
 
@@ -387,8 +544,18 @@ def decode_step(
     ``time_s = max(flops / (n F), (weight_bytes + kv_bytes) / (n W)) + t0`` with
     ``t0 = overhead_s`` (default 0: the pure roofline; see :func:`fit_overhead`).
     ``kv_dtype`` and ``compute_dtype`` default to ``weight_dtype``.
+
+    ``parallelism`` (``None``: no communication, the default) adds the network term:
+    ``"tp"`` (tensor parallelism) or ``"ep"`` (expert parallelism, MoE only) over the ``n``
+    chips, with ``M_net`` = :func:`network_bytes` and
+    ``network_s = M_net / (n W_link) + n_coll * collective_latency_s``;
+    ``time_s = max(compute_s, memory_s, network_s) + t0`` (transfers overlap compute and memory:
+    the lower bound). ``link_bandwidth`` (bytes/s per direction per chip) defaults to the
+    catalog's ``W_link``; pass the scale-out figure (about 50e9 per GPU) for chips in different
+    servers or racks. ``activation_dtype`` sets ``b_a``.
     """
-    at = DecodeAt(model, hw, context, weight_dtype, kv_dtype, compute_dtype, n_chips)
+    at = DecodeAt(model, hw, context, weight_dtype, kv_dtype, compute_dtype, n_chips,
+                  parallelism, link_bandwidth, activation_dtype, collective_latency_s)
     return at.step(batch, overhead_s)
 
 
