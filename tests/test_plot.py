@@ -59,6 +59,35 @@ def test_step_time_vs_batch(tmp_path, stacked, n_lines, n_fills):
     assert _saved_png(ax.figure, tmp_path) == PNG_MAGIC
 
 
+def test_step_time_vs_context(tmp_path):
+    ctx = [0, 4096, 16384, 65536]
+    ax = plot.step_time_vs_context("llama-3-70b", "h100", [1, 32], ctx, n_chips=8)
+    lines = ax.get_lines()
+    assert len(lines) == 5  # time and compute per batch, and the legend's compute entry
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["batch 1", "batch 32", "compute alone"]
+    xs, ys = lines[2].get_data()  # batch 32, step time
+    assert list(xs) == [s / 1e3 for s in ctx]
+    for s, y in zip(ctx, ys):
+        assert y == pytest.approx(decode_step("llama-3-70b", "h100", 32, s, n_chips=8).time_s * 1e3)
+    # memory-bound: a straight line of slope B k_B / (n W) per token
+    slope = (ys[3] - ys[2]) / (ctx[3] - ctx[2]) * 1e-3  # seconds per token
+    assert slope == pytest.approx(32 * 327680 / (8 * 3.35e12), rel=1e-6)
+    assert _saved_png(ax.figure, tmp_path) == PNG_MAGIC
+
+
+def test_step_time_vs_context_stops_where_the_cache_no_longer_fits():
+    ctx = [1024 * 2**i for i in range(8)]  # up to 131,072
+    ax = plot.step_time_vs_context("llama-3-70b", "h100", [1, 128], ctx, n_chips=8,
+                                   fits_only=True)
+    one, many = ax.get_lines()[0].get_xdata(), ax.get_lines()[2].get_xdata()
+    assert len(one) == len(ctx)
+    from tokenmath import roofline
+    assert all(roofline.max_batch("llama-3-70b", "h100", int(s * 1e3), n_chips=8) >= 128
+               for s in many)
+    assert len(many) < len(ctx)
+
+
 def test_cost_vs_batch(tmp_path):
     ax = plot.cost_vs_batch("llama-3-8b", "h100", [1024, 8192])
     lines = ax.get_lines()

@@ -21,6 +21,7 @@ __all__ = [
     "geometric_batches",
     "roofline_chart",
     "step_time_vs_batch",
+    "step_time_vs_context",
     "cost_vs_batch",
     "cost_vs_context",
     "estimate_figure",
@@ -135,6 +136,51 @@ def step_time_vs_batch(
     ax.set_xlabel("batch B (sequences)")
     ax.set_ylabel("time per decode step (ms)")
     ax.set_title(f"{m.name} on {n_chips} x {a.name}, context {context}")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def step_time_vs_context(
+    model: ModelLike,
+    hw: HardwareLike,
+    batches: int | Sequence[int],
+    contexts: Sequence[int] | None = None,
+    *,
+    fits_only: bool = False,
+    weight_dtype: str = "bf16",
+    kv_dtype: str | None = None,
+    compute_dtype: str | None = None,
+    n_chips: int = 1,
+    ax: Axes | None = None,
+) -> Axes:
+    """Decode step time against context at fixed batches: the KV slope.
+
+    One solid line per batch, ``time_s`` in ms (``max(compute, weights + B S k_B / W)``: a
+    straight line of slope ``B k_B / (n W)`` once memory-bound), and a dotted line of the same
+    colour for its ``compute_s``. Linear axes, context in thousands of tokens. Default contexts:
+    33 points from 0 to 131,072. ``fits_only=True`` ends each line at the longest context whose
+    KV cache of ``B`` sequences still fits next to the weights (``max_batch >= B``).
+    """
+    m, a = models.get(model), hardware.get(hw)
+    bs = [batches] if isinstance(batches, int) else list(batches)
+    ss = list(contexts) if contexts is not None else [4096 * i for i in range(33)]
+    ax = _axes(ax)
+    for i, b in enumerate(bs):
+        pts = []
+        for s in ss:
+            at = DecodeAt(m, a, s, weight_dtype, kv_dtype, compute_dtype, n_chips)
+            if fits_only and s > 0 and at.max_batch() < b:
+                break
+            pts.append((s, at.step(b)))
+        if not pts:
+            continue
+        xs = [s / 1e3 for s, _ in pts]
+        ax.plot(xs, [e.time_s * 1e3 for _, e in pts], color=f"C{i}", label=f"batch {b}")
+        ax.plot(xs, [e.compute_s * 1e3 for _, e in pts], color=f"C{i}", linestyle=":")
+    ax.plot([], [], color="0.4", linestyle=":", label="compute alone")
+    ax.set_xlabel("context S (thousands of tokens)")
+    ax.set_ylabel("time per decode step (ms)")
+    ax.set_title(f"{m.name} on {n_chips} x {a.name}")
     ax.legend(fontsize="small")
     return ax
 
