@@ -169,3 +169,119 @@ def test_a_sweep_of_20_loads_is_fast():
     latencies = [_mixed(0.5 * (i + 1)).mean_latency_s for i in range(20)]
     assert time.perf_counter() - start < 10
     assert latencies[-1] > latencies[0]
+
+
+@pytest.mark.parametrize("policy", serving.POLICIES)
+def test_steps_log_every_step(policy):
+    r = _mixed(20.0, policy, max_batch=16)
+    assert len(r.steps) == r.n_steps
+    assert {s.phase for s in r.steps} == {"prefill", "decode"}
+    # in order, never overlapping; gaps are idle time
+    for a, b in zip(r.steps, r.steps[1:]):
+        assert a.start_s + a.time_s <= b.start_s * (1 + 1e-12)
+    assert r.steps[-1].start_s + r.steps[-1].time_s == pytest.approx(r.duration_s)
+    # every request gets its first token at the end of a prefill step that included it
+    ends = {s.start_s + s.time_s: s for s in r.steps if s.phase == "prefill"}
+    assert all(f in ends for f in r.first_token_s)
+    assert sum(s.batch for s in r.steps if s.phase == "prefill") == r.n_requests
+    # decode steps: one token per sequence, and the time-weighted batch is mean_batch
+    decode = [s for s in r.steps if s.phase == "decode"]
+    assert sum(s.batch for s in decode) == sum(g - 1 for g in r.output_tokens)
+    weighted = math.fsum(s.batch * s.time_s for s in decode) / math.fsum(s.time_s for s in decode)
+    assert weighted == pytest.approx(r.mean_batch)
+    assert max(s.batch for s in decode) <= 16
+
+
+def test_steps_at_low_rate_are_one_prefill_then_decodes():
+    P, G = 300, 5
+    r = serving.simulate(M, HW, rate=1e-3, prompt_tokens=P, output_tokens=G, n_requests=3)
+    assert [s.phase for s in r.steps] == (["prefill"] + ["decode"] * (G - 1)) * 3
+    assert r.steps[0].time_s == pytest.approx(roofline.prefill(M, HW, P).time_s)
+    assert r.steps[0].start_s == r.arrival_s[0]
+
+
+HR = dict(prompt_tokens=lambda g: g.randint(100, 1000), output_tokens=lambda g: g.randint(20, 200),
+          n_requests=300, seed=3)
+
+
+def test_highest_rate_meets_the_limit_and_a_little_more_does_not():
+    limits = {"tpot_s": 0.012}
+    best = serving.highest_rate(M, HW, limits=limits, lo=1.0, hi=200.0, rel_tol=0.01, **HR)
+    assert best is not None and 1.0 < best.rate < 200.0
+    assert best.percentile("tpot_s", 90) <= 0.012
+    above = serving.simulate(M, HW, rate=best.rate * 1.02, **HR)
+    assert above.percentile("tpot_s", 90) > 0.012
+    # two limits: the answer is at most the rate each allows alone
+    both = serving.highest_rate(M, HW, limits={**limits, "ttft_s": 0.03}, lo=1.0, hi=200.0,
+                                **HR)
+    assert both is not None and both.rate <= best.rate * (1 + 1e-9)
+    assert both.percentile("ttft_s", 90) <= 0.03
+
+
+def test_highest_rate_with_a_duration_runs_as_long_at_every_rate():
+    hr = {k: v for k, v in HR.items() if k != "n_requests"}
+    best = serving.highest_rate(M, HW, limits={"tpot_s": 0.012}, lo=1.0, hi=200.0,
+                                duration_s=10.0, **hr)
+    assert best is not None
+    assert best.n_requests == math.ceil(best.rate * 10.0)
+    assert best.percentile("tpot_s", 90) <= 0.012
+    same = serving.simulate(M, HW, rate=best.rate, n_requests=best.n_requests, **hr)
+    assert same == best
+
+
+def test_highest_rate_edges():
+    floor = roofline.decode_step(M, HW, 1, 100).time_s
+    # a TPOT below the batch-1 step: no load meets it
+    assert serving.highest_rate(M, HW, limits={"tpot_s": 0.9 * floor}, hi=50.0, **HR) is None
+    # a loose limit: hi itself
+    loose = serving.highest_rate(M, HW, limits={"latency_s": 100.0}, hi=5.0, **HR)
+    assert loose is not None and loose.rate == 5.0
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(limits={}), "limits"),
+        (dict(limits={"tpot": 0.05}), "limits"),
+        (dict(limits={"tpot_s": -1.0}), "tpot_s"),
+        (dict(hi=0.0), "hi"),
+        (dict(lo=20.0), "lo"),
+        (dict(q=120), "q"),
+        (dict(rel_tol=0.0), "rel_tol"),
+        (dict(rate=3.0), "rate"),
+        (dict(duration_s=10.0), "duration_s"),
+        (dict(duration_s=-1.0, n_requests=None), "duration_s"),
+    ],
+)
+def test_highest_rate_bad_inputs(kwargs, name):
+    args = dict(limits={"tpot_s": 0.05}, hi=10.0) | HR | kwargs
+    args = {k: v for k, v in args.items() if v is not None}
+    with pytest.raises(ValueError, match=name) as info:
+        serving.highest_rate(M, HW, **args)
+    assert "\n" not in str(info.value)
+
+
+def test_step_times_are_the_roofline_steps():
+    # Static batches of identical requests: every step is a roofline step at a known (B, S).
+    # The first request runs alone; the next eight arrive meanwhile and run as two batches of 4.
+    P, G, B = 700, 6, 4
+    kw = dict(weight_dtype="int8", compute_dtype="bf16", n_chips=2, overhead_s=2e-4)
+    r = serving.simulate(M, HW, rate=1e6, prompt_tokens=P, output_tokens=G, n_requests=1 + 2 * B,
+                         policy="static", max_batch=B, mfu=0.5, **kw)
+    at = roofline.DecodeAt(M, HW, 1, "int8", None, "bf16", 2)
+
+    def prefill(b):
+        return roofline.step_from_counts(
+            b * roofline.prefill_flops(at.model, P), at.model.decode_weight_params(b * P) * 1,
+            b * at.model.kv_cache_bytes(P, "int8"), at.peak_flops, at.hw.hbm_bandwidth,
+            batch=b, tokens=b * P, n_chips=2, mfu=0.5, phase="prefill", overhead_s=2e-4).time_s
+
+    def run(b):
+        return [prefill(b)] + [roofline.decode_step(M, HW, b, P + j, **kw).time_s
+                               for j in range(1, G)]
+
+    expected = run(1) + run(B) + run(B)
+    assert [s.batch for s in r.steps] == [1] * G + [B] * (2 * G)
+    assert len(r.steps) == len(expected)
+    for got, want in zip([s.time_s for s in r.steps], expected):
+        assert got == pytest.approx(want, rel=1e-12)

@@ -17,9 +17,9 @@ The model, step by step (standard library only; every step time is the roofline'
   output token of a request attends to ``S = P + j`` keys, and each sequence uses its own context:
   ``flops = sum_i f(S_i)``, ``weight_bytes = decode_weight_params(B) b_w``,
   ``kv_bytes = sum_i kv_cache_bytes(S_i)``. With every ``S_i = S`` this is exactly
-  :func:`tokenmath.roofline.decode_step` at ``(B, S)``. Steps are built with
-  :func:`tokenmath.roofline.step_from_counts`; ``overhead_s`` (``t0``) is added to every step,
-  prefill and decode.
+  :func:`tokenmath.roofline.decode_step` at ``(B, S)``. Step times are
+  :func:`tokenmath.roofline.step_from_counts`' arithmetic (inlined for speed; a test checks that
+  they agree); ``overhead_s`` (``t0``) is added to every step, prefill and decode.
 * **Memory.** A request reserves the KV cache of its whole life, ``kv_cache_bytes(P + G)``, when
   it is admitted (a static, non-paged allocator: no preemption, no recompute). Admission needs
   ``N b_w + sum of reservations <= f n C`` (the :func:`tokenmath.roofline.max_batch` arithmetic,
@@ -41,6 +41,12 @@ Outputs. Latency ``W_i = finish_i - arrival_i``; ``ttft_i = first_token_i - arri
 ``mean_in_flight`` = the time average of requests arrived and not finished, integrated over the
 event timeline. Little's law ``L = lambda W`` (with ``lambda = n / T``, the throughput in
 requests/s) is then an identity over the whole window, and a check on the simulation.
+``steps`` logs every step (start, duration, phase, batch) in the order they ran.
+
+:func:`highest_rate` bisects on the rate for the highest load whose ``q``-th percentiles of TTFT,
+TPOT or latency stay within given limits (a service-level objective). A finite trace that outruns
+the replica still finishes, so past saturation the percentiles grow with ``n_requests``: use a
+trace that lasts many request latencies, or a saturated replica can look as if it met a target.
 """
 
 from __future__ import annotations
@@ -50,7 +56,8 @@ import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from itertools import compress
+from typing import TYPE_CHECKING, NamedTuple
 
 from tokenmath import roofline
 from tokenmath.dtypes import bytes_per_element
@@ -59,7 +66,7 @@ from tokenmath.validate import fraction, nonneg, positive, positive_int
 if TYPE_CHECKING:
     from tokenmath.roofline import HardwareLike, ModelLike
 
-__all__ = ["ServingResult", "simulate", "POLICIES"]
+__all__ = ["ServingResult", "Step", "simulate", "highest_rate", "POLICIES"]
 
 POLICIES = ("continuous", "static")
 Tokens = int | Callable[[random.Random], int]
@@ -74,6 +81,17 @@ _STEP_KWARGS = (
     "memory_fraction",
 )
 _PER_REQUEST = ("ttft_s", "tpot_s", "latency_s")
+
+
+class Step(NamedTuple):
+    """One step the replica ran: it started at ``start_s`` and took ``time_s`` (so it ended at
+    ``start_s + time_s``); ``phase`` is ``"prefill"`` or ``"decode"``; ``batch`` counts the
+    prompts it prefilled or the sequences it decoded."""
+
+    start_s: float
+    time_s: float
+    phase: str
+    batch: int
 
 
 @dataclass(frozen=True)
@@ -97,6 +115,7 @@ class ServingResult:
     mean_in_flight: float
     mean_batch: float  # decode steps' B, weighted by their time
     n_steps: int  # prefill and decode steps run
+    steps: tuple[Step, ...] = ()  # every step, in the order it ran
 
     @property
     def n_requests(self) -> int:
@@ -212,21 +231,26 @@ def simulate(
         output.append(g)
         need.append(kv)
 
-    # ---- cached per-context and per-batch counts
-    f_cache: dict[int, float] = {}
-    kv_cache: dict[int, float] = {}
+    # ---- per-context and per-batch counts, each computed once
+    # f_tab[s], kv_tab[s]: FLOPs and KV bytes of one token at context s, for every context a
+    # decode step will see (P_i + 1 .. P_i + G_i - 1) and every prompt length.
+    top = max(p + g for p, g in zip(prompt, output))
+    used = bytearray(top + 1)
+    for p, g in zip(prompt, output):
+        used[p] = 1
+        used[p + 1 : p + g] = b"\x01" * (g - 1)
+    f_tab: list[float] = [0.0] * (top + 1)
+    kv_tab: list[float] = list(f_tab)
+    for s in compress(range(top + 1), used):
+        f_tab[s] = m.flops_per_token(s)
+        kv_tab[s] = m.kv_cache_bytes(s, kv_dtype)
     w_cache: dict[int, float] = {}
+    pf_cache: dict[int, float] = {}
 
-    def f_of(s: int) -> float:
-        v = f_cache.get(s)
+    def prefill_flops_of(tokens: int) -> float:
+        v = pf_cache.get(tokens)
         if v is None:
-            v = f_cache[s] = m.flops_per_token(s)
-        return v
-
-    def kv_of(s: int) -> float:
-        v = kv_cache.get(s)
-        if v is None:
-            v = kv_cache[s] = m.kv_cache_bytes(s, kv_dtype)
+            v = pf_cache[tokens] = roofline.prefill_flops(m, tokens)
         return v
 
     def weights_of(tokens: int) -> float:
@@ -235,61 +259,58 @@ def simulate(
             v = w_cache[tokens] = m.decode_weight_params(tokens) * b_w
         return v
 
+    # The roofline step of :func:`tokenmath.roofline.step_from_counts`, the same arithmetic in
+    # the same order (so the same floats), without re-checking its arguments at every step:
+    # max(flops / (n F mfu), weight_bytes / (n W) + kv_bytes / (n W)) + t0.
+    prefill_den, decode_den, bw_den = n_chips * peak * mfu, n_chips * peak * 1.0, n_chips * bw
+
     def prefill_s(ids: list[int]) -> float:
         tokens = sum(prompt[r] for r in ids)
-        return roofline.step_from_counts(
-            math.fsum(roofline.prefill_flops(m, prompt[r]) for r in ids),
-            weights_of(tokens),
-            math.fsum(kv_of(prompt[r]) for r in ids),
-            peak,
-            bw,
-            batch=len(ids),
-            tokens=tokens,
-            n_chips=n_chips,
-            mfu=mfu,
-            phase="prefill",
-            overhead_s=overhead_s,
-        ).time_s
+        compute = math.fsum(prefill_flops_of(prompt[r]) for r in ids) / prefill_den
+        memory = weights_of(tokens) / bw_den + math.fsum(kv_tab[prompt[r]] for r in ids) / bw_den
+        return max(compute, memory) + overhead_s
 
     def decode_s(contexts: list[int]) -> float:
-        return roofline.step_from_counts(
-            math.fsum(f_of(s) for s in contexts),
-            weights_of(len(contexts)),
-            math.fsum(kv_of(s) for s in contexts),
-            peak,
-            bw,
-            batch=len(contexts),
-            n_chips=n_chips,
-            overhead_s=overhead_s,
-        ).time_s
+        compute = math.fsum(map(f_tab.__getitem__, contexts)) / decode_den
+        memory = (weights_of(len(contexts)) / bw_den
+                  + math.fsum(map(kv_tab.__getitem__, contexts)) / bw_den)
+        return max(compute, memory) + overhead_s
 
     # ---- the event loop: one iteration per step boundary
     cap = max_batch if max_batch is not None else n_requests
     first = [0.0] * n_requests
     finish = [0.0] * n_requests
     waiting: deque[int] = deque()
-    running: list[list[int]] = []  # [request, context of its next token, tokens left]
-    reserved, done, nxt, t = 0.0, 0, 0, 0.0
+    # The running sequences, in the order they joined, as parallel lists: at decode step k
+    # (counting every decode step run so far) a sequence's token attends to base + k keys.
+    # ending[k]: the requests whose last token decode step k makes, in the order they joined.
+    run_req: list[int] = []
+    run_base: list[int] = []
+    ending: dict[int, list[int]] = {}
+    reserved, done, nxt, t, k = 0.0, 0, 0, 0.0, 0
     n_steps, batch_time, decode_time = 0, 0.0, 0.0
+    log: list[Step] = []
     while done < n_requests:
         while nxt < n_requests and arrival[nxt] <= t:
             waiting.append(nxt)
             nxt += 1
-        if not running and not waiting:
+        if not run_req and not waiting:
             t = arrival[nxt]
             continue
-        if policy == "continuous" or not running:
+        if policy == "continuous" or not run_req:
             admitted = []
             while (
                 waiting
-                and len(running) + len(admitted) < cap
+                and len(run_req) + len(admitted) < cap
                 and reserved + need[waiting[0]] <= budget
             ):
                 r = waiting.popleft()
                 reserved += need[r]
                 admitted.append(r)
             if admitted:
-                t += prefill_s(admitted)
+                dt = prefill_s(admitted)
+                log.append(Step(t, dt, "prefill", len(admitted)))
+                t += dt
                 n_steps += 1
                 for r in admitted:
                     first[r] = t
@@ -298,26 +319,28 @@ def simulate(
                         reserved -= need[r]
                         done += 1
                     else:
-                        running.append([r, prompt[r] + 1, output[r] - 1])
-        if running:
-            dt = decode_s([seq[1] for seq in running])
+                        run_req.append(r)
+                        run_base.append(prompt[r] + 1 - k)
+                        ending.setdefault(k + output[r] - 2, []).append(r)
+        if run_req:
+            b = len(run_req)
+            dt = decode_s(list(map(k.__add__, run_base)))
+            log.append(Step(t, dt, "decode", b))
             t += dt
             n_steps += 1
-            batch_time += len(running) * dt
+            batch_time += b * dt
             decode_time += dt
-            still = []
-            for seq in running:
-                seq[1] += 1
-                seq[2] -= 1
-                if seq[2] == 0:
-                    finish[seq[0]] = t
-                    reserved -= need[seq[0]]
+            gone = ending.pop(k, None)
+            if gone:  # these sequences made their last token
+                for r in gone:
+                    finish[r] = t
+                    reserved -= need[r]
                     done += 1
-                else:
-                    still.append(seq)
-            running = still
-            if not running:
-                reserved = 0.0  # drop float residue
+                    i = run_req.index(r)
+                    del run_req[i], run_base[i]
+                if not run_req:
+                    reserved = 0.0  # drop float residue
+            k += 1
 
     # ---- outputs
     duration = max(finish)
@@ -349,4 +372,76 @@ def simulate(
         mean_in_flight=area / duration,
         mean_batch=batch_time / decode_time if decode_time > 0 else 0.0,
         n_steps=n_steps,
+        steps=tuple(log),
     )
+
+
+def highest_rate(
+    model: ModelLike,
+    hw: HardwareLike,
+    *,
+    limits: dict[str, float],
+    hi: float,
+    lo: float | None = None,
+    q: float = 90.0,
+    rel_tol: float = 0.01,
+    duration_s: float | None = None,
+    **simulate_kwargs,
+) -> ServingResult | None:
+    """The highest arrival rate in ``[lo, hi]`` whose ``q``-th percentiles meet ``limits``.
+
+    ``limits`` maps ``"ttft_s"``, ``"tpot_s"`` or ``"latency_s"`` to the most seconds allowed at
+    the ``q``-th percentile, e.g. ``{"tpot_s": 0.05, "ttft_s": 1.0}`` for p90 TPOT <= 50 ms and
+    p90 TTFT <= 1 s. ``simulate_kwargs`` go to :func:`simulate` (``prompt_tokens``,
+    ``output_tokens``, ``n_requests`` and the rest; not ``rate``). ``duration_s`` instead of
+    ``n_requests`` simulates that many seconds of arrivals at every rate tried
+    (``n_requests = ceil(rate * duration_s)``), so that a rate past saturation has as long to
+    build its queue as any other. With a fixed ``seed`` the trace at rate ``r`` is the same trace
+    with its arrival times divided by ``r``, so the percentiles tend to grow with the rate and a
+    bisection applies: geometric, until ``hi / lo <= 1 + rel_tol`` (``lo`` defaults to
+    ``hi / 1000``).
+
+    Returns the :func:`simulate` result at the highest rate found to meet every limit (its
+    ``rate`` is the answer): ``hi`` itself if ``hi`` meets them, ``None`` if even ``lo`` does not.
+    """
+    if not isinstance(limits, dict) or not limits:
+        raise ValueError(f"limits must be a non-empty dict like {{'tpot_s': 0.05}}, got {limits!r}")
+    for name, limit in limits.items():
+        if name not in _PER_REQUEST:
+            raise ValueError(f"limits keys must be among {_PER_REQUEST}, got {name!r}")
+        positive(limit, f"limits[{name!r}]")
+    hi = positive(hi, "hi")
+    lo = hi / 1000 if lo is None else positive(lo, "lo")
+    if lo >= hi:
+        raise ValueError(f"lo must be below hi = {hi!r}, got {lo!r}")
+    q = nonneg(q, "q")
+    if q > 100:
+        raise ValueError(f"q must be in [0, 100], got {q!r}")
+    rel_tol = positive(rel_tol, "rel_tol")
+    if "rate" in simulate_kwargs:
+        raise ValueError("rate: highest_rate chooses the rate; pass lo and hi instead")
+    if duration_s is not None:
+        duration_s = positive(duration_s, "duration_s")
+        if "n_requests" in simulate_kwargs:
+            raise ValueError("duration_s: pass either duration_s or n_requests, not both")
+
+    def run(rate: float) -> tuple[ServingResult, bool]:
+        if duration_s is not None:
+            simulate_kwargs["n_requests"] = math.ceil(rate * duration_s)
+        r = simulate(model, hw, rate=rate, **simulate_kwargs)
+        return r, all(r.percentile(name, q) <= limit for name, limit in limits.items())
+
+    top, ok = run(hi)
+    if ok:
+        return top
+    best, ok = run(lo)
+    if not ok:
+        return None
+    while hi / lo > 1 + rel_tol:
+        mid = math.sqrt(lo * hi)
+        r, ok = run(mid)
+        if ok:
+            lo, best = mid, r
+        else:
+            hi = mid
+    return best
