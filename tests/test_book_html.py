@@ -9,8 +9,11 @@ run alone without a build, the tests skip. TOKENMATH_BOOK_HTML points the tests 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -145,3 +148,124 @@ def test_figures_have_captions_and_alt_text(file):
         elif not caption.select_one("span.caption-number"):
             problems.append(f"{src}: caption is not numbered (give the figure a name)")
     assert not problems, f"{file}:\n" + "\n".join(problems)
+
+
+# ----------------------------------------------------------------------------- the explorer
+# book/explorer.md: the kernel-free explorer (_ext/explorer_figure.py). Its figure must work from
+# the built files alone: Plotly's JavaScript from the book's _static/, the grid and the controller
+# in the page. notebooks/explorer.md creates widgets while it runs; its page must not load the
+# widget manager from a CDN.
+
+EXPLORER = "book/explorer"
+
+
+def _explorer_page() -> tuple[Path, BeautifulSoup]:
+    if EXPLORER not in PAGES:
+        pytest.skip(f"{EXPLORER} is not in _toc.yml")
+    page = _page(EXPLORER)
+    return page, _soup(page)
+
+
+# A prose "$2 per hour ... $0.08" pairs two dollar signs into inline math: write \$ for money.
+PROSE_IN_MATH = re.compile(r"[A-Za-z]{3,} [A-Za-z]{3,} [A-Za-z]{3,}")
+
+
+@pytest.mark.parametrize("file", PAGES)
+def test_no_prose_was_typeset_as_math(file):
+    spans = _soup(_page(file)).select("span.math")
+    bad = [s.get_text()[:60] for s in spans
+           if "\\text" not in s.get_text() and PROSE_IN_MATH.search(s.get_text())]
+    assert not bad, (f"{file}: prose rendered as math (a dollar amount? write \\$): {bad}")
+
+
+def test_explorer_page_loads_plotly_from_the_book_itself():
+    page, soup = _explorer_page()
+    srcs = [s["src"] for s in soup.find_all("script", src=True)]
+    plotly = [s for s in srcs if s.split("?")[0].endswith("_static/plotly.min.js")]
+    assert plotly, f"{EXPLORER}: no <script src=.../_static/plotly.min.js> (scripts: {srcs})"
+    bundle = (page.parent / unquote(urlparse(plotly[0]).path)).resolve()
+    assert bundle.is_file() and bundle.stat().st_size > 1_000_000, f"{bundle} is missing"
+    assert bundle.read_text(encoding="utf-8", errors="replace")[:200].find("plotly.js v") >= 0
+    external = [s for s in srcs if urlparse(s).netloc and "mathjax" not in s.lower()]
+    assert not external, f"{EXPLORER}: scripts from the network: {external}"
+    others = [f for f in PAGES if f != EXPLORER and "plotly.min.js" in _page(f).read_text()]
+    assert not others, f"only the explorer page should load Plotly: {others}"
+
+
+def test_explorer_page_holds_the_controls_grid_and_controller():
+    _, soup = _explorer_page()
+    roots = soup.select("div[data-tokenmath-explorer]")
+    assert len(roots) == 1, "the explorer figure is missing"
+    root = roots[0]
+    controls = {c["data-control"] for c in root.select("[data-control]")}
+    assert controls == {"model", "hw", "chips", "precision", "batch", "context", "price"}
+    assert root.select_one("[data-plot]") and root.select_one("[data-readout]").get_text()
+    start = f'tokenmathExplorer.start("{root["id"]}")'
+    assert any(start in (s.string or "") for s in root.find_all("script")), "no controller"
+    figure = root.find_parent("figure")
+    caption = figure.find("figcaption") if figure else None
+    assert caption and caption.select_one("span.caption-number"), "no numbered caption"
+
+
+def test_explorer_grid_in_the_page_equals_the_library():
+    from tokenmath import explore, explorer, roofline
+
+    _, soup = _explorer_page()
+    data = json.loads(soup.select_one("div[data-tokenmath-explorer] script[data-grid]").string)
+    for model, hw, prec, b, s, n in [("llama-3-8b", "H100-SXM", "bf16", 64, 4096, 1),
+                                     ("llama-3-70b", "H200", "fp8", 256, 8192, 8),
+                                     ("mixtral-8x7b", "L4", "int4-weights", 1, 131072, 4)]:
+        cell = data["cells"][f"{model}|{hw}|{prec}"]
+        i, j, k = data["contexts"].index(s), data["batches"].index(b), data["chips"].index(n)
+        w, kv, c = explore.dtypes(prec, hw)
+        est = roofline.decode_step(model, hw, b, s, weight_dtype=w, kv_dtype=kv,
+                                   compute_dtype=c, n_chips=n)
+        assert cell["t"][i][j] * 1e-6 / n == pytest.approx(est.time_s, rel=6e-4)
+        assert cell["b"][i][j] == est.bound[0]
+        assert cell["fit"][i][k] == roofline.max_batch(model, hw, s, weight_dtype=w,
+                                                       kv_dtype=kv, n_chips=n)
+    assert data == json.loads(json.dumps(explorer.page_data()))
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_explorer_controller_runs_on_the_page_data(tmp_path):
+    """Node runs the page's own controller on the page's own grid and writes the sentence the
+    page shows first (no browser: Plotly itself is not run)."""
+    _, soup = _explorer_page()
+    root = soup.select_one("div[data-tokenmath-explorer]")
+    code = next(s.string for s in root.find_all("script") if "tokenmathExplorer" in
+                (s.string or ""))
+    (tmp_path / "controller.js").write_text(code.split("tokenmathExplorer.start(")[0])
+    (tmp_path / "data.json").write_text(root.select_one("script[data-grid]").string)
+    sel = {c["data-control"]: c for c in root.select("[data-control]")}
+
+    def value(name):
+        node = sel[name]
+        chosen = node.select_one("option[selected]") if node.name == "select" else None
+        return (chosen or node)["value"]
+
+    selection = {"model": value("model"), "hw": value("hw"), "precision": value("precision"),
+                 "chips": int(value("chips")), "price": float(value("price"))}
+    (tmp_path / "run.js").write_text(
+        "const E = require('./controller.js'); const data = require('./data.json');\n"
+        f"const sel = {json.dumps(selection)};\n"
+        f"sel.batch = data.batches[{int(value('batch'))}];\n"
+        f"sel.context = data.contexts[{int(value('context'))}];\n"
+        "const s = E.series(data, sel);\n"
+        "console.log(JSON.stringify({readout: E.readout(data, s), n: E.traces(s).length}));\n")
+    out = subprocess.run(["node", "run.js"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["readout"] == root.select_one("[data-readout]").get_text()
+    assert result["n"] == 14
+
+
+def test_explorer_notebook_page_loads_no_widget_manager():
+    file = "notebooks/explorer"
+    if file not in PAGES:
+        pytest.skip(f"{file} is not in _toc.yml")
+    text = _page(file).read_text(encoding="utf-8")
+    assert "application/vnd.jupyter.widget-state+json" not in text
+    assert "embed-amd.js" not in text and "require.min.js" not in text
+    assert _soup(_page(file)).select("div.cell_output img"), "the static figure is missing"

@@ -147,6 +147,9 @@ def test_other_validation():
         cost.per_million_tokens(0.01, 2.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="do not fit"):
         cost.batching_penalty("llama-3-405b", "h100", 1024)
+    # 16 GB of weights fit in 80 GB, but one sequence's 1M-token cache (131 GB) does not
+    with pytest.raises(ValueError, match="fit, but not with the KV cache of one sequence"):
+        cost.cheapest_batch("llama-3-8b", "h100", 1_000_000)
     with pytest.raises(ValueError, match="batch_limit"):
         cost.batching_penalty("tiny", "h100", 16, batch_limit=0)
     with pytest.raises(ValueError, match="context"):

@@ -1,12 +1,12 @@
 """tokenmath: the arithmetic of LLM inference.
 
 The math modules (``validate``, ``dtypes``, ``hardware``, ``models``, ``roofline``, ``cost``,
-``paging``) and the exercise graders (``checks``) use the standard library only, so ``import
-tokenmath`` is instant and works anywhere, Pyodide included. Measurement (``timing``,
-``calibrate``, ``bench``) and the engine (``decoder``, ``kvcache``, ``rungs``, ``checkpoint``)
-import torch; ``plot`` imports matplotlib; ``cli`` sits on top. Each public function checks its
-arguments where they enter (a one-line ``ValueError`` naming the parameter); the helpers behind it
-take checked values.
+``serving``, ``tiers``, ``paging``, ``tables``, ``explore``) and the exercise graders (``checks``)
+use the standard library only, so ``import tokenmath`` is instant and works anywhere, Pyodide
+included. Measurement (``timing``, ``calibrate``, ``bench``) and the engine (``decoder``,
+``kvcache``, ``rungs``, ``checkpoint``) import torch; ``plot`` imports matplotlib and ``explorer``
+ipywidgets and Plotly; ``cli`` sits on top. Each public function checks its arguments where they
+enter (a one-line ``ValueError`` naming the parameter); the helpers behind it take checked values.
 
 Conventions (stated once, used everywhere):
 

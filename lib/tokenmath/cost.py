@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 from tokenmath import hardware, models
+from tokenmath.dtypes import bytes_per_element
 from tokenmath.roofline import DecodeAt, Generation, HardwareLike, ModelLike, StepEstimate
 from tokenmath.validate import nonneg, positive_int
 
@@ -154,10 +155,14 @@ def _limit(at: DecodeAt, memory_fraction: float, batch_limit: int | None) -> int
         return positive_int(batch_limit, "batch_limit")
     limit = at.max_batch(memory_fraction)
     if limit == 0:
-        raise ValueError(
-            f"the weights of {at.model.name} in {at.weight_dtype} do not fit in "
-            f"{at.n_chips} x {at.hw.name} (memory_fraction={memory_fraction})"
-        )
+        where = f"{at.n_chips} x {at.hw.name} (memory_fraction={memory_fraction})"
+        weights = at.model.param_count() * bytes_per_element(at.weight_dtype)
+        if weights > memory_fraction * at.n_chips * at.hw.hbm_bytes:
+            what = f"the weights of {at.model.name} in {at.weight_dtype} do not fit"
+        else:
+            what = (f"the weights of {at.model.name} fit, but not with the KV cache of one "
+                    f"sequence at context {at.context:,}: no batch fits")
+        raise ValueError(f"{what} in {where}")
     return limit
 
 

@@ -214,7 +214,12 @@ def _cpu_bench(fn, warmup: int, reps: int, dev: torch.device) -> Timing:
     # blocked_autorange runs blocks until min_run_time has passed: about `reps` calls for slow
     # functions, and at least 50 ms of samples for fast ones (block size grows for those).
     m = timer.blocked_autorange(min_run_time=max(reps * one_s, 0.05))
-    return _summary(list(m.times), "torch.utils.benchmark", dev, calls=int(m.number_per_run))
+    times, number = list(m.times), int(m.number_per_run)
+    # A stall on a loaded machine can make one block fill the whole budget: top up to 3 samples
+    # (or `reps`, if fewer), so that a median and percentiles mean something.
+    while len(times) < min(max(reps, 1), 3):
+        times += list(timer.timeit(number).times)
+    return _summary(times, "torch.utils.benchmark", dev, calls=number)
 
 
 def bench_graph(
