@@ -2,7 +2,8 @@
 # The GPU measurements the book reads, written to $OUT_DIR (default lib/tokenmath/data/measurements) under the
 # GPU's name:
 #   <gpu>.json                 decode step, batches 1,16,64 x contexts 512,2048,32768, eager and graph
-#   <gpu>-roofline-sweep.json  decode step in graph mode, batches 1..256 x contexts 512..32768
+#   <gpu>-roofline-sweep.json  decode step in graph mode, batches 1..1024 x contexts 512..32768
+#                              (points whose KV cache does not fit are skipped)
 #   <gpu>-compiled.json        decode step with torch.compile at three points
 #   <gpu>-prefill.json         forward passes without a cache over prompts of 128..8192 tokens
 #   <gpu>-attention.json       one-token attention over a long cache with each SDPA kernel
@@ -21,7 +22,7 @@ MODEL=${MODEL:-llama-3-8b}
 DEVICE=${DEVICE:-cuda}
 BATCHES=${BATCHES:-1,16,64}
 CONTEXTS=${CONTEXTS:-512,2048,32768}
-ROOF_BATCHES=${ROOF_BATCHES:-1,4,16,64,256}
+ROOF_BATCHES=${ROOF_BATCHES:-1,4,16,64,256,512,1024}
 ROOF_CONTEXTS=${ROOF_CONTEXTS:-512,2048,8192,32768}
 COMPILED_POINTS=${COMPILED_POINTS:-1:512,64:2048,1:32768}   # batch:context
 LENGTHS=${LENGTHS:-128,512,2048,8192}
