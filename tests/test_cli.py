@@ -101,6 +101,11 @@ def test_hardware_and_models(capsys):
     t4 = next(r for r in json.loads(out) if r["name"] == "T4")
     assert t4["ridge_bf16"] is None  # no bf16 on a T4 ...
     assert t4["ridge_fp16"] == pytest.approx(65e12 / 320e9)  # ... but fp16 tensor cores
+    h200 = next(r for r in json.loads(out) if r["name"] == "H200")
+    assert h200["link_bandwidth"] == pytest.approx(450e9)  # NVLink 4: 900 GB/s both ways
+    code, out, _ = run(capsys, ["hardware"])
+    assert "link GB/s" in out
+    assert next(line for line in out.splitlines() if "H200" in line).split()[7] == "450"
 
 
 @pytest.mark.parametrize(

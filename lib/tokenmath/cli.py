@@ -74,6 +74,7 @@ def _cmd_hardware(args: argparse.Namespace) -> int:
                 "hbm_bandwidth": a.hbm_bandwidth,
                 "hbm_bytes": a.hbm_bytes,
                 "cache_bytes": a.cache_bytes,
+                "link_bandwidth": a.link_bandwidth,
                 "ridge_bf16": a.ridge("bf16") if "bf16" in a.flops else None,
                 "ridge_fp16": a.ridge("fp16") if "fp16" in a.flops else None,
                 "price_per_hour": a.price_per_hour,
@@ -91,6 +92,7 @@ def _cmd_hardware(args: argparse.Namespace) -> int:
         "int8 TOP/s",
         "HBM TB/s",
         "HBM GB",
+        "link GB/s",
         "ridge bf16",
         "ridge fp16",
         "$/h",
@@ -107,13 +109,15 @@ def _cmd_hardware(args: argparse.Namespace) -> int:
                 _num(f.get("int8"), 1e12, "{:.0f}"),
                 f"{r['hbm_bandwidth'] / 1e12:.2f}",
                 f"{r['hbm_bytes'] / 1e9:.0f}",
+                _num(r["link_bandwidth"], 1e9, "{:.0f}"),
                 "-" if r["ridge_bf16"] is None else f"{r['ridge_bf16']:.0f}",
                 "-" if r["ridge_fp16"] is None else f"{r['ridge_fp16']:.0f}",
                 "-" if r["price_per_hour"] is None else f"{r['price_per_hour']:.2f}",
             ]
         )
     print(_table(head, table))
-    print("Dense peaks (no sparsity); decimal units. Sources: `tokenmath hardware --json`.")
+    print("Dense peaks (no sparsity); decimal units; link: scale-up bandwidth per direction.")
+    print("Sources: `tokenmath hardware --json`.")
     return 0
 
 
