@@ -33,10 +33,10 @@ NOTE = (
     ("literal", "tokenmath"),
     ("text", " already installed: no account, nothing to install. Its menu Run → Run All "
              "Cells grades the page; write a function, run its cell and the check under it. "
-             "Your work is kept in this browser's storage for this site: it is still there when "
-             "you come back, but not in another browser or a private window, and clearing the "
-             "site's data erases it (File → Download saves a copy). The first start loads "
-             "about 25 MB."),
+             "Your work is kept in this browser's storage for this site (saved every 10 s and "
+             "on Ctrl+S): it is still there when you come back, but not in another browser or "
+             "a private window, and clearing the site's data erases it (File → Download saves "
+             "a copy). The first start loads about 25 MB."),
 )
 
 
