@@ -127,6 +127,9 @@ def pyodide_tarball() -> Path:
     """The npm package of the Pyodide runtime, fetched once and checked against its integrity."""
     tgz = CACHE / f"pyodide-{PYODIDE_NPM}.tgz"
     if not tgz.exists():
+        if shutil.which("npm") is None:
+            raise SystemExit("build_lite: needs npm to fetch the Pyodide runtime "
+                             "(Debian: apt-get install npm)")
         CACHE.mkdir(parents=True, exist_ok=True)
         _run(["npm", "pack", f"pyodide@{PYODIDE_NPM}", "--pack-destination", str(CACHE),
               "--loglevel=warn"],
