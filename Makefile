@@ -16,7 +16,7 @@ PAIRED := $(shell grep -l '^kernelspec:' book/*.md notebooks/*.md exercises/*.md
 PAIRED_IPYNB := $(PAIRED:.md=.ipynb)
 LAB_IPYNB := $(wildcard notebooks/*.ipynb)
 
-.PHONY: all setup book test lint unit colab notebooks pairing html-check clean
+.PHONY: all setup book lite browser test lint unit colab notebooks pairing html-check clean
 
 all: book
 
@@ -31,7 +31,20 @@ $(STAMP): pyproject.toml
 
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W --keep-going
+	$(MAKE) --no-print-directory lite
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
+
+# The exercises in the browser: a JupyterLite site in _build/html/lite (about 15 s; Pyodide from
+# npm and the kernel's wheels from PyPI, cached in _build/lite-cache). See scripts/build_lite.py.
+lite: $(STAMP)
+	$(PY) scripts/build_lite.py
+
+# The browser test (tests/test_lite_site.py) drives Debian's chromium; install it when missing.
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "make browser: no chromium; install Debian's chromium (the browser test skips)"; fi; }
 
 test: $(STAMP)
 	@start=$$(date +%s); \
@@ -44,7 +57,7 @@ lint: $(STAMP)
 # The library's unit tests, the grading pipeline, and each exercise run with reference solutions
 # (the exercises as the reader gets them run in the book build; html-check reads their scores).
 unit: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) tests --ignore=tests/test_book_html.py
+	$(PY) -m pytest -n $(JOBS) tests --ignore=tests/test_book_html.py --ignore=tests/test_lite_site.py
 
 # The Colab path as a reader meets it (part of `unit`; about a minute): the wheel built from this
 # tree, installed by a notebook's own install cell into a fresh venv holding only what Colab ships,
@@ -63,9 +76,10 @@ pairing: $(STAMP)
 	$(BIN)/jupytext --to ipynb --update $(PAIRED)
 	git diff --exit-code -- $(PAIRED_IPYNB)
 
-# Reads the built HTML: pages, images, internal links and Colab links.
-html-check: $(STAMP)
-	TOKENMATH_REQUIRE_BOOK=1 $(PY) -m pytest tests/test_book_html.py
+# Reads the built HTML: pages, images, internal links and Colab links; then the JupyterLite site,
+# and an exercise run in headless Chromium from its page's button (about 30 s).
+html-check: $(STAMP) browser
+	TOKENMATH_REQUIRE_BOOK=1 $(PY) -m pytest tests/test_book_html.py tests/test_lite_site.py
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis
