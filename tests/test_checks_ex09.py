@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from grading_helpers import (
     assert_fails,
-    assert_not_implemented,
     assert_passes,
     assert_rejected,
     flipped,
@@ -24,12 +23,6 @@ from tokenmath.checks import ex09_long_context as ex
 # Real Hugging Face config.json files, where the checkout sits next to the project's shared
 # folder (never committed; the tests that read them skip elsewhere).
 SHARED_CONFIGS = Path(__file__).resolve().parents[2] / "shared" / "external" / "configs"
-
-
-@pytest.mark.parametrize("check", [getattr(ex, f"check_{t.name}") for t in ex.TASKS])
-def test_reference_passes_and_stub_is_not_implemented(check):
-    assert_passes(check)
-    assert_not_implemented(check)
 
 
 # Task 1 ---------------------------------------------------------------------------------------
