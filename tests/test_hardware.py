@@ -44,6 +44,11 @@ def test_ridge_h100_sxm_bf16_is_295():
     assert hardware.get("H100-SXM").ridge("bf16") == pytest.approx(295, rel=0.01)
 
 
+def test_drain_time_h200_is_29_ms():
+    # 141 GB / 4.8 TB/s (NVIDIA H200 datasheet)
+    assert hardware.get("H200").drain_time() == pytest.approx(141e9 / 4.8e12)
+
+
 def test_ridge_a100_kipply_208():
     # kipply, https://kipp.ly/transformer-inference-arithmetic/ : 312e12 / 1.5e12 = 208.
     a100_eff = Accelerator("A100-kipply", {"bf16": 312e12}, hbm_bandwidth=1.5e12, hbm_bytes=40e9)

@@ -101,6 +101,10 @@ class Accelerator:
         """Ridge point ``F / W`` in FLOP/byte: peak FLOP/s over HBM bandwidth."""
         return self.peak_flops(dtype) / self.hbm_bandwidth
 
+    def drain_time(self) -> float:
+        """Drain time ``M_HBM / W`` in seconds: how long reading all of HBM once takes."""
+        return self.hbm_bytes / self.hbm_bandwidth
+
 
 def _half(sparse: float) -> float:
     """Dense rate from a datasheet "with sparsity" figure (2:4 sparsity doubles it)."""
